@@ -1,0 +1,5 @@
+"""Allow ``python -m scanlet``."""
+
+from scanlet.cli import main
+
+main()

@@ -1,0 +1,1 @@
+"""HTTP + WebSocket API: parse, authorize, call the core, serialize. Nothing else."""

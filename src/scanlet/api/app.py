@@ -1,0 +1,36 @@
+"""The ASGI application: native API under /v1."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+from scanlet import __version__
+from scanlet.api import docs_page, problems, routes_buffer, routes_devices, routes_jobs, \
+    routes_system
+from scanlet.service.runtime import Runtime
+
+
+def create_app(runtime: Runtime) -> FastAPI:
+    """Build the app around a runtime; the app starts and closes it with its lifespan."""
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        await runtime.start()
+        try:
+            yield
+        finally:
+            await runtime.close()
+
+    app = FastAPI(
+        title="Scanlet", version=__version__, lifespan=lifespan,
+        openapi_url="/v1/openapi.json", docs_url=None, redoc_url=None,
+        description="Local scanning service: devices, scan jobs, page buffer, exports.",
+    )
+    app.state.runtime = runtime
+    problems.install(app)
+    for module in (routes_system, routes_devices, routes_jobs, routes_buffer, docs_page):
+        app.include_router(module.router)
+    return app

@@ -1,0 +1,213 @@
+"""Page buffer endpoints: documents, pages, page images and exports."""
+
+from __future__ import annotations
+
+import asyncio
+import tempfile
+from collections.abc import Iterator
+from typing import IO, Annotated, Any, Literal
+
+from fastapi import APIRouter, Depends, Query, Request, Response
+from fastapi.responses import StreamingResponse
+from pydantic import BaseModel, ConfigDict, Field
+
+from scanlet.api.deps import runtime
+from scanlet.codecs.export import export_pages
+from scanlet.models import DocumentInfo, PageInfo
+from scanlet.service.runtime import Runtime
+
+router = APIRouter(prefix="/v1", tags=["buffer"])
+Rt = Annotated[Runtime, Depends(runtime)]
+
+MAX_IMAGE_SIDE = 20000
+
+
+class _Body(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class DocumentCreate(_Body):
+    name: str = Field("", max_length=200)
+    tags: list[str] = Field(default_factory=list, max_length=100)
+    metadata: dict[str, Any] = Field(default_factory=dict)
+
+
+class DocumentUpdate(_Body):
+    name: str | None = Field(None, max_length=200)
+    tags: list[str] | None = Field(None, max_length=100)
+    metadata: dict[str, Any] | None = None
+
+
+class PageUpdate(_Body):
+    tags: list[str] | None = Field(None, max_length=100)
+    metadata: dict[str, Any] | None = None
+
+
+class PageSelection(_Body):
+    page_ids: list[str] = Field(min_length=1, max_length=10000)
+
+
+class PageMove(PageSelection):
+    to_index: int = Field(ge=0)
+
+
+class Deleted(BaseModel):
+    deleted: int
+
+
+@router.get("/documents", summary="List documents in the buffer")
+def list_documents(rt: Rt) -> list[DocumentInfo]:
+    return rt.store.list_documents()
+
+
+@router.post("/documents", status_code=201, summary="Create an empty document")
+def create_document(body: DocumentCreate, rt: Rt) -> DocumentInfo:
+    return rt.store.create_document(body.name, body.tags, body.metadata)
+
+
+@router.get("/documents/{document_id}", summary="One document")
+def get_document(document_id: str, rt: Rt) -> DocumentInfo:
+    return rt.store.get_document(document_id)
+
+
+@router.patch("/documents/{document_id}", summary="Rename, tag or annotate a document")
+def update_document(document_id: str, body: DocumentUpdate, rt: Rt) -> DocumentInfo:
+    return rt.store.update_document(document_id, name=body.name, tags=body.tags,
+                                    metadata=body.metadata)
+
+
+@router.delete("/documents/{document_id}", status_code=204,
+               summary="Delete a document and all its pages")
+def delete_document(document_id: str, rt: Rt) -> Response:
+    rt.store.delete_document(document_id)
+    return Response(status_code=204)
+
+
+@router.get("/documents/{document_id}/pages", summary="Pages of a document, in order")
+def list_pages(document_id: str, rt: Rt) -> list[PageInfo]:
+    return rt.store.list_pages(document_id)
+
+
+@router.delete("/documents/{document_id}/pages", summary="Delete every page of a document")
+def delete_document_pages(document_id: str, rt: Rt) -> Deleted:
+    rt.store.get_document(document_id)
+    return Deleted(deleted=rt.store.delete_all_pages(document_id))
+
+
+@router.post("/documents/{document_id}/pages/delete", summary="Delete a selection of pages")
+def delete_selection(document_id: str, body: PageSelection, rt: Rt) -> Deleted:
+    rt.store.get_document(document_id)
+    return Deleted(deleted=rt.store.delete_pages(body.page_ids))
+
+
+@router.post("/documents/{document_id}/pages/move",
+             summary="Move a selection of pages (kept in order) to a position")
+def move_pages(document_id: str, body: PageMove, rt: Rt) -> list[PageInfo]:
+    return rt.store.move_pages(document_id, body.page_ids, body.to_index)
+
+
+@router.put("/documents/{document_id}/pages/order",
+            summary="Set the full order of a document's pages")
+def reorder_pages(document_id: str, body: PageSelection, rt: Rt) -> list[PageInfo]:
+    return rt.store.reorder(document_id, body.page_ids)
+
+
+@router.delete("/pages", summary="Delete every page in the buffer")
+def delete_all_pages(rt: Rt) -> Deleted:
+    return Deleted(deleted=rt.store.delete_all_pages(None))
+
+
+@router.get("/pages/{page_id}", summary="Page info")
+def get_page(page_id: str, rt: Rt) -> PageInfo:
+    return rt.store.get_page(page_id)
+
+
+@router.patch("/pages/{page_id}", summary="Tag or annotate a page")
+def update_page(page_id: str, body: PageUpdate, rt: Rt) -> PageInfo:
+    return rt.store.update_page(page_id, tags=body.tags, metadata=body.metadata)
+
+
+@router.delete("/pages/{page_id}", status_code=204, summary="Delete one page")
+def delete_page(page_id: str, rt: Rt) -> Response:
+    rt.store.delete_pages([page_id])
+    return Response(status_code=204)
+
+
+@router.get("/pages/{page_id}/image", summary="Page image: original, or fitted into a box",
+            response_class=Response,
+            responses={200: {"content": {"image/jpeg": {}, "image/png": {}}}, 304: {}})
+def page_image(
+    page_id: str,
+    request: Request,
+    rt: Rt,
+    format: Annotated[Literal["jpeg", "png"] | None,
+                      Query(description="Default: the stored format")] = None,
+    width: Annotated[int | None, Query(gt=0, le=MAX_IMAGE_SIDE)] = None,
+    height: Annotated[int | None, Query(gt=0, le=MAX_IMAGE_SIDE)] = None,
+    quality: Annotated[int, Query(ge=1, le=100)] = 85,
+) -> Response:
+    fmt = format or rt.store.get_page(page_id).format
+    image = rt.store.render(page_id, width=width, height=height, fmt=fmt, quality=quality)
+    headers = {"ETag": image.etag, "Cache-Control": "private, no-cache"}
+    if _etag_matches(request.headers.get("if-none-match"), image.etag):
+        return Response(status_code=304, headers=headers)
+    return Response(image.data, media_type=image.media_type, headers=headers)
+
+
+def _etag_matches(header: str | None, etag: str) -> bool:
+    if not header:
+        return False
+    candidates = {tag.strip().removeprefix("W/") for tag in header.split(",")}
+    return "*" in candidates or etag in candidates
+
+
+_EXTENSIONS = {"application/pdf": "pdf", "image/tiff": "tiff", "image/jpeg": "jpg",
+               "image/png": "png", "application/zip": "zip"}
+
+
+@router.get("/documents/{document_id}/export",
+            summary="Export a document or a selection of its pages",
+            response_class=StreamingResponse,
+            responses={200: {"content": {t: {} for t in _EXTENSIONS}}})
+async def export_document(
+    document_id: str,
+    rt: Rt,
+    format: Annotated[Literal["pdf", "tiff", "jpeg", "png"], Query()] = "pdf",
+    pages: Annotated[str | None, Query(description="Comma-separated page ids; default all")]
+    = None,
+) -> StreamingResponse:
+    document = await asyncio.to_thread(rt.store.get_document, document_id)
+    if pages:
+        page_ids = [p for p in pages.split(",") if p]
+        for page_id in page_ids:
+            page = await asyncio.to_thread(rt.store.get_page, page_id)
+            if page.document_id != document.id:
+                from scanlet.errors import PageNotFound
+
+                raise PageNotFound(f"page {page_id} is not in document {document_id}",
+                                   page=page_id)
+    else:
+        page_ids = [p.id for p in await asyncio.to_thread(rt.store.list_pages, document_id)]
+    spool = tempfile.TemporaryFile(dir=rt.home.cache)  # noqa: SIM115 - closed by the stream
+    try:
+        media_type = await asyncio.to_thread(export_pages, rt.store, page_ids, format, spool)
+    except BaseException:
+        spool.close()
+        raise
+    size = spool.tell()
+    spool.seek(0)
+    name = f"{document.name or document.id}.{_EXTENSIONS.get(media_type, 'bin')}"
+    safe = "".join(c if c.isalnum() or c in "-_." else "_" for c in name)
+    return StreamingResponse(
+        _stream(spool), media_type=media_type,
+        headers={"Content-Disposition": f'attachment; filename="{safe}"',
+                 "Content-Length": str(size)},
+    )
+
+
+def _stream(fh: IO[bytes], chunk: int = 1 << 20) -> Iterator[bytes]:
+    try:
+        while data := fh.read(chunk):
+            yield data
+    finally:
+        fh.close()

@@ -1,0 +1,30 @@
+"""Device endpoints: list scanners and read their capabilities."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends
+
+from scanlet.api.deps import runtime
+from scanlet.models import Capabilities, Device
+from scanlet.service.runtime import Runtime
+
+router = APIRouter(prefix="/v1/devices", tags=["devices"])
+Rt = Annotated[Runtime, Depends(runtime)]
+
+
+@router.get("", summary="List the scanners this computer can use")
+async def list_devices(rt: Rt) -> list[Device]:
+    return await rt.devices.list_devices()
+
+
+@router.get("/{device_id:path}/capabilities",
+            summary="Normalized capabilities per paper source, plus the raw driver options")
+async def capabilities(device_id: str, rt: Rt) -> Capabilities:
+    return await rt.devices.capabilities(device_id)
+
+
+@router.get("/{device_id:path}", summary="One scanner")
+async def get_device(device_id: str, rt: Rt) -> Device:
+    return await rt.devices.get_device(device_id)

@@ -1,0 +1,56 @@
+"""Scan job endpoints: create, status, cancel, and the per-job event WebSocket."""
+
+from __future__ import annotations
+
+import contextlib
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, WebSocket, WebSocketDisconnect, status
+
+from scanlet.api.deps import runtime
+from scanlet.errors import ScanletError
+from scanlet.models import JobInfo, JobRequest
+from scanlet.service.runtime import Runtime
+
+router = APIRouter(prefix="/v1/jobs", tags=["jobs"])
+Rt = Annotated[Runtime, Depends(runtime)]
+
+
+@router.post("", status_code=status.HTTP_201_CREATED,
+             summary="Start a scan job; settings are checked against the device first")
+async def create_job(request: JobRequest, rt: Rt) -> JobInfo:
+    return await rt.jobs.create(request)
+
+
+@router.get("", summary="List jobs")
+def list_jobs(rt: Rt) -> list[JobInfo]:
+    return rt.jobs.list()
+
+
+@router.get("/{job_id}", summary="Job status")
+def get_job(job_id: str, rt: Rt) -> JobInfo:
+    return rt.jobs.get(job_id)
+
+
+@router.post("/{job_id}/cancel", summary="Cancel a running job; stored pages are kept")
+async def cancel_job(job_id: str, rt: Rt) -> JobInfo:
+    return await rt.jobs.cancel(job_id)
+
+
+@router.websocket("/{job_id}/events")
+async def job_events(websocket: WebSocket, job_id: str) -> None:
+    """Stream the job's events (from its start): ``job`` state changes and ``page`` stored.
+
+    The socket closes after the event that reports the job finished.
+    """
+    rt: Runtime = websocket.app.state.runtime
+    await websocket.accept()
+    try:
+        async for event in rt.jobs.events(job_id):
+            await websocket.send_json(event)
+    except ScanletError as exc:
+        await websocket.send_json({"type": "error", "error": exc.to_dict()})
+    except WebSocketDisconnect:
+        return
+    with contextlib.suppress(RuntimeError, WebSocketDisconnect):
+        await websocket.close()

@@ -1,0 +1,200 @@
+"""The ``scanlet`` command line: serve, list devices, scan to a file.
+
+``devices`` and ``scan`` talk to the service running for the home (found through
+``port.lock``); when none runs they do the work in-process with the same core.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn
+from rich.table import Table
+
+from scanlet import __version__
+from scanlet.config import Home, load_settings, resolve_home
+from scanlet.errors import InvalidSetting, ScanletError
+from scanlet.models import ColorMode, Device, JobRequest, Source
+
+app = typer.Typer(add_completion=False, no_args_is_help=True,
+                  help="Scanlet: scan from your scanners through a local service.")
+err = Console(stderr=True, soft_wrap=True)
+out = Console(soft_wrap=True)
+
+FORMATS = {".pdf": "pdf", ".tif": "tiff", ".tiff": "tiff", ".jpg": "jpeg", ".jpeg": "jpeg",
+           ".png": "png"}
+
+HomeOpt = Annotated[Path | None, typer.Option("--home", help="Data folder (default: "
+                                               "$SCANLET_HOME or the per-user data dir)")]
+DemoOpt = Annotated[bool, typer.Option("--demo", help="Use the demo scanner (SANE test + pnm)")]
+
+
+def _version(value: bool) -> None:
+    if value:
+        out.print(f"scanlet {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def main_options(
+    version: Annotated[bool, typer.Option("--version", callback=_version, is_eager=True,
+                                          help="Print the version and exit")] = False,
+) -> None:
+    """Scanlet command line."""
+
+
+def _fail(exc: ScanletError) -> typer.Exit:
+    err.print(f"[red]error[/red] [{exc.code}]: {exc.message}")
+    return typer.Exit(exc.exit_code)
+
+
+@app.command()
+def serve(
+    home: HomeOpt = None,
+    demo: DemoOpt = False,
+    port: Annotated[int | None, typer.Option(help="HTTP port (default 18622; 0 = any)")] = None,
+    host: Annotated[str | None, typer.Option(help="Loopback address to bind")] = None,
+) -> None:
+    """Run the Scanlet service in the foreground."""
+    from scanlet.service.serve import serve as run
+
+    where = resolve_home(home)
+    try:
+        settings = load_settings(where.create(), port=port, host=host)
+        run(where, settings, demo=demo, announce=lambda line: out.print(line, highlight=False))
+    except ScanletError as exc:
+        raise _fail(exc) from exc
+
+
+@dataclass
+class _Target:
+    """Where commands go: a running service's URL, or in-process for a home."""
+
+    home: Home
+    url: str | None
+
+
+def _target(home: Path | None, url: str | None) -> _Target:
+    from scanlet.service.instance import read_instance
+
+    where = resolve_home(home)
+    if url:
+        return _Target(where, url.rstrip("/"))
+    info = read_instance(where.port_lock)
+    return _Target(where, info.url if info is not None else None)
+
+
+@app.command()
+def devices(
+    home: HomeOpt = None,
+    demo: DemoOpt = False,
+    url: Annotated[str | None, typer.Option(help="Service URL (default: from --home)")] = None,
+) -> None:
+    """List the scanners."""
+    target = _target(home, url)
+    try:
+        found = _remote_devices(target.url) if target.url else asyncio.run(
+            _local_devices(target.home, demo))
+    except ScanletError as exc:
+        raise _fail(exc) from exc
+    table = Table("id", "vendor", "model", "type")
+    for device in found:
+        table.add_row(device.id, device.vendor, device.model, device.type)
+    out.print(table)
+
+
+def _remote_devices(url: str) -> list[Device]:
+    from scanlet.client import ServiceClient
+
+    with ServiceClient(url) as client:
+        return client.devices()
+
+
+async def _local_devices(home: Home, demo: bool) -> list[Device]:
+    from scanlet.service.instance import InstanceLock
+    from scanlet.service.runtime import Runtime
+
+    home.create()
+    with InstanceLock(home.port_lock, mode="cli"):
+        runtime = Runtime(home, load_settings(home), demo=demo)
+        try:
+            return await runtime.devices.list_devices()
+        finally:
+            await runtime.close()
+
+
+@app.command()
+def scan(
+    device: Annotated[str, typer.Option(help="Device id, as `scanlet devices` lists it")],
+    output: Annotated[Path, typer.Option("-o", "--output",
+                                         help="Output file: .pdf, .tif/.tiff, .jpg or .png")],
+    source: Annotated[Source, typer.Option(help="Paper source")] = Source.FLATBED,
+    mode: Annotated[ColorMode, typer.Option(help="Colour mode")] = ColorMode.COLOR,
+    resolution: Annotated[int, typer.Option(help="Resolution in dpi")] = 300,
+    pages: Annotated[str | None, typer.Option(
+        help="Number of pages or 'all' (default: 1 on flatbed, all on feeder)")] = None,
+    paper_size: Annotated[str | None, typer.Option(
+        help="Paper size, e.g. A4 or Letter (default: A4 where it fits)")] = None,
+    bit_depth: Annotated[int | None, typer.Option(help="Bits per sample")] = None,
+    home: HomeOpt = None,
+    demo: DemoOpt = False,
+    url: Annotated[str | None, typer.Option(help="Service URL (default: from --home)")] = None,
+) -> None:
+    """Scan pages and save them to a file, with a progress bar."""
+    fmt = FORMATS.get(output.suffix.lower())
+    try:
+        if fmt is None:
+            raise InvalidSetting(f"unknown output type {output.suffix!r}; use one of "
+                                 f"{', '.join(sorted(FORMATS))}", field="output",
+                                 allowed=sorted(FORMATS))
+        request = JobRequest(device=device, source=source, mode=mode, resolution=resolution,
+                             pages=_pages(pages), paper_size=paper_size, bit_depth=bit_depth)
+        target = _target(home, url)
+        with _progress() as progress:
+            if target.url:
+                from scanlet.client import ServiceClient
+
+                with ServiceClient(target.url) as client:
+                    written = client.scan_to_file(request, output, fmt, progress)
+            else:
+                from scanlet.local_scan import scan_to_file
+
+                written = asyncio.run(scan_to_file(target.home, request, output, fmt, progress,
+                                                   demo=demo))
+    except ScanletError as exc:
+        raise _fail(exc) from exc
+    for path in written:
+        out.print(f"wrote {path}")
+
+
+def _pages(raw: str | None) -> int | str | None:
+    if raw is None or raw == "all":
+        return raw
+    try:
+        count = int(raw)
+    except ValueError:
+        count = 0
+    if count <= 0:
+        raise InvalidSetting(f"--pages must be a positive number or 'all', not {raw!r}",
+                             field="pages", allowed="positive integer or 'all'")
+    return count
+
+
+def _progress() -> Progress:
+    return Progress(SpinnerColumn(), TextColumn("{task.description}"), BarColumn(),
+                    MofNCompleteColumn(), console=err, transient=False)
+
+
+def main() -> Any:
+    """Console-script entry point."""
+    return app(prog_name="scanlet")
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,285 @@
+"""Configuration: the per-user home folder and the INI files in it.
+
+The home holds ``cache/`` (page files + index), ``cert/``, ``dump/``, ``log/``, ``upload/``,
+``keys/`` (the cache key, apart from the cache), ``scanlet.ini`` (service config),
+``user.ini`` (user config, overrides the service config), ``service.ini`` (identity) and
+``port.lock``. Every key is documented in docs/configuration.md. This is the only module that
+reads the environment (``SCANLET_HOME``).
+"""
+
+from __future__ import annotations
+
+import configparser
+import os
+import secrets
+from collections.abc import Callable
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+import platformdirs
+
+from scanlet.errors import ConfigError
+
+APP_NAME = "scanlet"
+DEFAULT_PORT = 18622
+SERVICE_CONFIG = "scanlet.ini"
+USER_CONFIG = "user.ini"
+IDENTITY_FILE = "service.ini"
+
+
+@dataclass(frozen=True)
+class Home:
+    """Paths of one Scanlet home folder."""
+
+    root: Path
+
+    @property
+    def cache(self) -> Path:
+        return self.root / "cache"
+
+    @property
+    def pages(self) -> Path:
+        return self.cache / "pages"
+
+    @property
+    def incoming(self) -> Path:
+        return self.cache / "incoming"
+
+    @property
+    def thumbnails(self) -> Path:
+        return self.cache / "thumbs"
+
+    @property
+    def database(self) -> Path:
+        return self.cache / "buffer.sqlite3"
+
+    @property
+    def cert(self) -> Path:
+        return self.root / "cert"
+
+    @property
+    def dump(self) -> Path:
+        return self.root / "dump"
+
+    @property
+    def log(self) -> Path:
+        return self.root / "log"
+
+    @property
+    def upload(self) -> Path:
+        return self.root / "upload"
+
+    @property
+    def keys(self) -> Path:
+        return self.root / "keys"
+
+    @property
+    def cache_key(self) -> Path:
+        return self.keys / "cache.key"
+
+    @property
+    def service_config(self) -> Path:
+        return self.root / SERVICE_CONFIG
+
+    @property
+    def user_config(self) -> Path:
+        return self.root / USER_CONFIG
+
+    @property
+    def identity(self) -> Path:
+        return self.root / IDENTITY_FILE
+
+    @property
+    def port_lock(self) -> Path:
+        return self.root / "port.lock"
+
+    def create(self) -> Home:
+        """Create the folder layout (private to the user) and the identity file."""
+        self.root.mkdir(parents=True, exist_ok=True, mode=0o700)
+        for folder in (self.cache, self.pages, self.incoming, self.thumbnails, self.cert,
+                       self.dump, self.log, self.upload, self.keys):
+            folder.mkdir(parents=True, exist_ok=True, mode=0o700)
+        if not self.identity.exists():
+            self.identity.write_text(
+                "# Identity of this Scanlet install; generated once, do not copy between "
+                f"machines.\n[service]\ninstall_id = {secrets.token_hex(16)}\n"
+            )
+        if not self.service_config.exists():
+            self.service_config.write_text(_SERVICE_CONFIG_TEMPLATE)
+        return self
+
+
+def resolve_home(explicit: str | os.PathLike[str] | None = None) -> Home:
+    """The home folder: ``--home``, else ``$SCANLET_HOME``, else the platform's data dir."""
+    if explicit:
+        return Home(Path(explicit).expanduser().resolve())
+    env = os.environ.get("SCANLET_HOME")
+    if env:
+        return Home(Path(env).expanduser().resolve())
+    return Home(Path(platformdirs.user_data_dir(APP_NAME, appauthor=False)))
+
+
+def _parse_bool(raw: str) -> bool:
+    value = raw.strip().lower()
+    if value in ("1", "true", "yes", "on"):
+        return True
+    if value in ("0", "false", "no", "off"):
+        return False
+    raise ValueError
+
+
+def _parse_port(raw: str) -> int:
+    port = int(raw)
+    if not 0 <= port <= 65535:
+        raise ValueError
+    return port
+
+
+def _parse_positive(raw: str) -> float:
+    value = float(raw)
+    if value <= 0:
+        raise ValueError
+    return value
+
+
+def _parse_positive_int(raw: str) -> int:
+    value = int(raw)
+    if value <= 0:
+        raise ValueError
+    return value
+
+
+def _parse_loopback(raw: str) -> str:
+    host = raw.strip()
+    if host not in ("127.0.0.1", "::1", "localhost") and not host.startswith("127."):
+        raise ValueError
+    return host
+
+
+def _parse_level(raw: str) -> str:
+    level = raw.strip().upper()
+    if level not in ("DEBUG", "INFO", "WARNING", "ERROR"):
+        raise ValueError
+    return level
+
+
+def _parse_quality(raw: str) -> int:
+    value = int(raw)
+    if not 1 <= value <= 100:
+        raise ValueError
+    return value
+
+
+def _parse_path(raw: str) -> Path | None:
+    return Path(raw).expanduser() if raw.strip() else None
+
+
+@dataclass(frozen=True)
+class _Key:
+    section: str
+    name: str
+    parse: Callable[[str], Any]
+    expected: str
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Typed configuration; one instance is loaded at start-up and passed down."""
+
+    host: str = "127.0.0.1"
+    port: int = DEFAULT_PORT
+    sane_config_dir: Path | None = None
+    demo_system_backends: bool = True
+    worker_idle_timeout: float = 60.0
+    worker_progress_timeout: float = 60.0
+    worker_start_timeout: float = 20.0
+    ram_cache_mb: int = 256
+    fsync: bool = True
+    jpeg_quality: int = 85
+    log_level: str = "INFO"
+    extra: dict[str, str] = field(default_factory=dict)
+
+
+_KEYS: dict[str, _Key] = {
+    "host": _Key("server", "host", _parse_loopback, "a loopback address (127.0.0.1 or ::1)"),
+    "port": _Key("server", "port", _parse_port, "an integer 0-65535 (0 = any free port)"),
+    "sane_config_dir": _Key("devices", "sane_config_dir", _parse_path, "a folder path"),
+    "demo_system_backends": _Key("devices", "demo_system_backends", _parse_bool, "true or false"),
+    "worker_idle_timeout": _Key("devices", "worker_idle_timeout", _parse_positive,
+                                "seconds, a number > 0"),
+    "worker_progress_timeout": _Key("devices", "worker_progress_timeout", _parse_positive,
+                                    "seconds, a number > 0"),
+    "worker_start_timeout": _Key("devices", "worker_start_timeout", _parse_positive,
+                                 "seconds, a number > 0"),
+    "ram_cache_mb": _Key("buffer", "ram_cache_mb", _parse_positive_int, "megabytes, an integer > 0"),
+    "fsync": _Key("buffer", "fsync", _parse_bool, "true or false"),
+    "jpeg_quality": _Key("buffer", "jpeg_quality", _parse_quality, "an integer 1-100"),
+    "log_level": _Key("log", "level", _parse_level, "DEBUG, INFO, WARNING or ERROR"),
+}
+
+
+def load_settings(home: Home, **overrides: Any) -> Settings:
+    """Read the service config, then the user config over it, then ``overrides``.
+
+    Raises ConfigError naming the file, the key and the expected form for any bad value or
+    unknown key.
+    """
+    values: dict[str, Any] = {}
+    known = {(k.section, k.name): attr for attr, k in _KEYS.items()}
+    for path in (home.service_config, home.user_config):
+        if not path.exists():
+            continue
+        parser = configparser.ConfigParser(interpolation=None)
+        try:
+            parser.read(path, encoding="utf-8")
+        except configparser.Error as exc:
+            raise ConfigError(f"{path}: not a valid INI file ({exc.message})", file=str(path)) \
+                from exc
+        for section in parser.sections():
+            for name, raw in parser.items(section):
+                attr = known.get((section, name))
+                if attr is None:
+                    raise ConfigError(
+                        f"{path}: unknown key [{section}] {name}; see docs/configuration.md",
+                        file=str(path), key=f"{section}.{name}",
+                    )
+                spec = _KEYS[attr]
+                try:
+                    values[attr] = spec.parse(raw)
+                except ValueError as exc:
+                    raise ConfigError(
+                        f"{path}: [{section}] {name} = {raw!r} is invalid; expected "
+                        f"{spec.expected}",
+                        file=str(path), key=f"{section}.{name}", expected=spec.expected,
+                    ) from exc
+    values.update({k: v for k, v in overrides.items() if v is not None})
+    allowed = {f.name for f in fields(Settings)}
+    unknown = set(values) - allowed
+    if unknown:
+        raise ConfigError(f"unknown settings: {sorted(unknown)}")
+    return Settings(**values)
+
+
+_SERVICE_CONFIG_TEMPLATE = """\
+# Scanlet service configuration. Every key is documented in docs/configuration.md.
+# Values in user.ini (same folder) override these.
+[server]
+# host = 127.0.0.1
+# port = 18622
+
+[devices]
+# sane_config_dir =
+# demo_system_backends = true
+# worker_idle_timeout = 60
+# worker_progress_timeout = 60
+# worker_start_timeout = 20
+
+[buffer]
+# ram_cache_mb = 256
+# fsync = true
+# jpeg_quality = 85
+
+[log]
+# level = INFO
+"""

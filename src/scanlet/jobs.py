@@ -1,0 +1,206 @@
+"""Scan jobs: validate, run asynchronously, store each page, publish events, cancel.
+
+A job's state is persisted in the page buffer's database at every change, so a service killed
+mid-job comes back with that job marked ``interrupted`` and every page it announced intact.
+Events are kept in memory per job so a WebSocket that connects late first gets the backlog.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime
+from typing import Any
+
+from scanlet.buffer.store import PageStore
+from scanlet.devices.manager import DeviceManager, ScanSession
+from scanlet.errors import JobStateError, ScanCancelled, ScanletError
+from scanlet.models import ErrorInfo, JobInfo, JobRequest, JobState
+
+log = logging.getLogger(__name__)
+
+Event = dict[str, Any]
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+class _RunningJob:
+    """In-memory side of a job: its task, its session and its event log."""
+
+    def __init__(self, info: JobInfo) -> None:
+        self.info = info
+        self.events: list[Event] = []
+        self.changed = asyncio.Condition()
+        self.task: asyncio.Task[None] | None = None
+        self.session: ScanSession | None = None
+        self.cancel_requested = False
+        self.closed = False
+
+
+class JobManager:
+    """Creates and runs scan jobs against a DeviceManager, storing pages in a PageStore."""
+
+    def __init__(self, store: PageStore, devices: DeviceManager, *,
+                 default_jpeg_quality: int = 85) -> None:
+        self.store = store
+        self.devices = devices
+        self.default_jpeg_quality = default_jpeg_quality
+        self._jobs: dict[str, _RunningJob] = {}
+
+    async def start(self) -> list[str]:
+        """Mark jobs left unfinished by a previous run as interrupted."""
+        interrupted = await asyncio.to_thread(self.store.mark_unfinished_jobs_interrupted)
+        if interrupted:
+            log.warning("jobs interrupted by the previous shutdown: %s", ", ".join(interrupted))
+        return interrupted
+
+    async def create(self, request: JobRequest) -> JobInfo:
+        """Validate the request against the device, then start the job in the background."""
+        if "jpeg_quality" not in request.model_fields_set:
+            request = request.model_copy(update={"jpeg_quality": self.default_jpeg_quality})
+        caps = await self.devices.validate(request)
+        if request.area is None and request.paper_size is None and "A4" in caps.paper_sizes:
+            request = request.model_copy(update={"paper_size": "A4"})
+        if request.document_id is not None:
+            document = await asyncio.to_thread(self.store.get_document, request.document_id)
+        else:
+            document = await asyncio.to_thread(self.store.create_document)
+        now = _now()
+        info = JobInfo(
+            id=_new_id(), state=JobState.PENDING, settings=request, document_id=document.id,
+            pages_stored=0, created=now, updated=now,
+        )
+        await asyncio.to_thread(self.store.save_job, info)
+        job = _RunningJob(info)
+        self._jobs[info.id] = job
+        await self._publish(job, {"type": "job", "job": _dump(info)})
+        job.task = asyncio.create_task(self._run(job), name=f"job-{info.id}")
+        return info
+
+    def get(self, job_id: str) -> JobInfo:
+        job = self._jobs.get(job_id)
+        if job is not None:
+            return job.info
+        return self.store.get_job(job_id)
+
+    def list(self) -> list[JobInfo]:
+        stored = {j.id: j for j in self.store.list_jobs()}
+        stored.update({jid: job.info for jid, job in self._jobs.items()})
+        return sorted(stored.values(), key=lambda j: j.created)
+
+    async def cancel(self, job_id: str) -> JobInfo:
+        """Ask a running job to stop; pages already stored are kept."""
+        job = self._jobs.get(job_id)
+        if job is None:
+            info = await asyncio.to_thread(self.store.get_job, job_id)
+            raise JobStateError(f"job {job_id} is {info.state}, it cannot be cancelled",
+                                job=job_id, state=str(info.state))
+        if job.info.state.finished:
+            raise JobStateError(f"job {job_id} is {job.info.state}, it cannot be cancelled",
+                                job=job_id, state=str(job.info.state))
+        job.cancel_requested = True
+        if job.session is not None:
+            await job.session.cancel()
+        elif job.task is not None:
+            job.task.cancel()
+        return job.info
+
+    async def wait(self, job_id: str) -> JobInfo:
+        """Wait until the job has finished (used by the CLI and tests)."""
+        job = self._jobs.get(job_id)
+        if job is not None and job.task is not None:
+            await asyncio.shield(job.task)
+        return self.get(job_id)
+
+    async def events(self, job_id: str) -> AsyncIterator[Event]:
+        """The job's events from its start, then live ones until it finishes."""
+        job = self._jobs.get(job_id)
+        if job is None:
+            info = await asyncio.to_thread(self.store.get_job, job_id)
+            yield {"type": "job", "job": _dump(info)}
+            return
+        sent = 0
+        while True:
+            async with job.changed:
+                await job.changed.wait_for(lambda: len(job.events) > sent)  # noqa: B023
+                batch = job.events[sent:]
+                sent = len(job.events)
+                done = job.closed and sent == len(job.events)
+            for event in batch:
+                yield event
+            if done:
+                return
+
+    async def close(self) -> None:
+        """Cancel running jobs (on shutdown); their state becomes cancelled."""
+        for job in list(self._jobs.values()):
+            if job.task is not None and not job.task.done():
+                job.cancel_requested = True
+                if job.session is not None:
+                    await job.session.cancel()
+                job.task.cancel()
+        tasks = [j.task for j in self._jobs.values() if j.task is not None]
+        await asyncio.gather(*tasks, return_exceptions=True)
+
+    async def _run(self, job: _RunningJob) -> None:
+        await self._set_state(job, JobState.RUNNING)
+        limit = job.info.settings.page_limit()
+        try:
+            job.session = self.devices.scan(job.info.settings)
+            async for scanned in job.session:
+                page = await asyncio.to_thread(
+                    self.store.add_page, job.info.document_id, scanned, job_id=job.info.id
+                )
+                job.info = job.info.model_copy(
+                    update={"pages_stored": job.info.pages_stored + 1, "updated": _now()}
+                )
+                await asyncio.to_thread(self.store.save_job, job.info)
+                await self._publish(job, {
+                    "type": "page", "job_id": job.info.id, "page": _dump(page),
+                    "pages_stored": job.info.pages_stored, "page_limit": limit,
+                })
+        except ScanCancelled:
+            await self._set_state(job, JobState.CANCELLED)
+        except asyncio.CancelledError:
+            await self._set_state(job, JobState.CANCELLED)
+        except ScanletError as exc:
+            if job.cancel_requested:
+                await self._set_state(job, JobState.CANCELLED)
+            else:
+                log.info("job %s failed: %s (%s)", job.info.id, exc.message, exc.code)
+                await self._set_state(job, JobState.FAILED, ErrorInfo(**exc.to_dict()))
+        except Exception as exc:
+            log.exception("job %s failed unexpectedly", job.info.id)
+            await self._set_state(job, JobState.FAILED, ErrorInfo(
+                code="internal", message=f"unexpected error: {type(exc).__name__}"))
+        else:
+            state = JobState.CANCELLED if job.cancel_requested else JobState.COMPLETED
+            await self._set_state(job, state)
+        finally:
+            job.session = None
+
+    async def _set_state(self, job: _RunningJob, state: JobState,
+                         error: ErrorInfo | None = None) -> None:
+        job.info = job.info.model_copy(update={"state": state, "error": error, "updated": _now()})
+        await asyncio.to_thread(self.store.save_job, job.info)
+        await self._publish(job, {"type": "job", "job": _dump(job.info)})
+
+    async def _publish(self, job: _RunningJob, event: Event) -> None:
+        async with job.changed:
+            job.events.append(event)
+            if event["type"] == "job" and job.info.state.finished:
+                job.closed = True
+            job.changed.notify_all()
+
+
+def _dump(model: Any) -> dict[str, Any]:
+    return dict(model.model_dump(mode="json"))
+
+
+def _new_id() -> str:
+    import secrets
+
+    return secrets.token_hex(8)

@@ -1,0 +1,1 @@
+"""Processes: the service (``serve``), its single-instance lock and its runtime wiring."""

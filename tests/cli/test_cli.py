@@ -1,0 +1,83 @@
+"""The ``scanlet`` command, run as a real process, against a service and in-process."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+from PIL import Image
+
+from tests.conftest import Service
+from tests.helpers import check_pdf
+
+from scanlet import __version__
+
+
+def scanlet(*args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "scanlet", *args], capture_output=True,
+                          text=True, timeout=timeout, stdin=subprocess.DEVNULL)
+
+
+def test_version() -> None:
+    result = scanlet("--version")
+    assert result.returncode == 0 and result.stdout.strip() == f"scanlet {__version__}"
+
+
+def test_devices_and_feeder_scan_through_running_service(service: Service,
+                                                         tmp_path: Path) -> None:
+    listed = scanlet("devices", "--home", str(service.home))
+    assert listed.returncode == 0, listed.stderr
+    assert "sane:test:0" in listed.stdout and "sane:pnm:0" in listed.stdout
+
+    out = tmp_path / "out.pdf"
+    result = scanlet("scan", "--home", str(service.home), "--device", "sane:test:0",
+                     "--source", "feeder", "--pages", "all", "-o", str(out))
+    assert result.returncode == 0, result.stderr
+    assert "10/10" in result.stderr  # the progress bar reached the end
+    check_pdf(out, pages=10)
+    with service.client() as http:  # it really went through the service
+        jobs = http.get("/v1/jobs").json()
+        assert len(jobs) == 1 and jobs[0]["pages_stored"] == 10
+
+
+def test_in_process_scan_when_no_service_runs(home: Path, tmp_path: Path) -> None:
+    out = tmp_path / "page.png"
+    result = scanlet("scan", "--home", str(home), "--demo", "--device", "sane:test:0",
+                     "--mode", "gray", "--resolution", "100", "-o", str(out))
+    assert result.returncode == 0, result.stderr
+    with Image.open(out) as im:
+        assert im.mode == "L"
+        assert abs(im.size[0] - 827) <= 1 and abs(im.size[1] - 1169) <= 1
+        assert round(im.info["dpi"][0]) == 100
+
+    jpgs = tmp_path / "multi.jpg"
+    result = scanlet("scan", "--home", str(home), "--demo", "--device", "sane:test:0",
+                     "--source", "feeder", "--pages", "3", "--resolution", "50",
+                     "-o", str(jpgs))
+    assert result.returncode == 0, result.stderr
+    written = sorted(tmp_path.glob("multi-*.jpg"))
+    assert [p.name for p in written] == ["multi-001.jpg", "multi-002.jpg", "multi-003.jpg"]
+
+    tiff = tmp_path / "stack.tiff"
+    result = scanlet("scan", "--home", str(home), "--demo", "--device", "sane:test:0",
+                     "--source", "feeder", "--pages", "2", "--mode", "bw", "--resolution",
+                     "100", "-o", str(tiff))
+    assert result.returncode == 0, result.stderr
+    with Image.open(tiff) as im:
+        assert im.n_frames == 2 and im.mode == "1"
+
+
+def test_cli_errors_are_clear(home: Path, tmp_path: Path) -> None:
+    bad_pages = scanlet("scan", "--home", str(home), "--demo", "--device", "sane:test:0",
+                        "--pages", "zero", "-o", str(tmp_path / "x.pdf"))
+    assert bad_pages.returncode == 2 and "invalid_setting" in bad_pages.stderr
+    bad_ext = scanlet("scan", "--home", str(home), "--demo", "--device", "sane:test:0",
+                      "-o", str(tmp_path / "x.docx"))
+    assert bad_ext.returncode == 2 and ".docx" in bad_ext.stderr
+    unknown = scanlet("scan", "--home", str(home), "--demo", "--device", "sane:nope:1",
+                      "-o", str(tmp_path / "x.pdf"))
+    assert unknown.returncode == 3 and "device_not_found" in unknown.stderr
+    empty = scanlet("scan", "--home", str(home), "--demo", "--device", "sane:pnm:0",
+                    "-o", str(tmp_path / "x.pdf"), "--resolution", "5000")
+    assert empty.returncode == 2 and "resolution" in empty.stderr

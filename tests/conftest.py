@@ -1,0 +1,87 @@
+"""Fixtures that start real parts: a Scanlet home and a real service process on loopback."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import pytest
+
+USER_INI = """\
+[devices]
+demo_system_backends = false
+worker_idle_timeout = 30
+worker_progress_timeout = {progress_timeout}
+"""
+
+
+def make_home(path: Path, *, progress_timeout: float = 20) -> Path:
+    """A home whose demo SANE config lists only the test and pnm backends (no network probes)."""
+    path.mkdir(parents=True, exist_ok=True)
+    (path / "user.ini").write_text(USER_INI.format(progress_timeout=progress_timeout))
+    return path
+
+
+@pytest.fixture
+def home(tmp_path: Path) -> Path:
+    return make_home(tmp_path / "home")
+
+
+@dataclass
+class Service:
+    """A running ``scanlet serve`` process."""
+
+    process: subprocess.Popen[bytes]
+    home: Path
+    url: str
+    log: Path
+
+    def kill(self, sig: int = signal.SIGKILL) -> None:
+        if self.process.poll() is None:
+            os.kill(self.process.pid, sig)
+            self.process.wait(timeout=15)
+
+    def client(self) -> httpx.Client:
+        return httpx.Client(base_url=self.url, timeout=30)
+
+
+def start_service(home: Path, *extra: str, timeout: float = 30) -> Service:
+    """Start ``scanlet serve --demo`` on a free loopback port and wait until it answers."""
+    log = home / "serve-output.log"
+    with open(log, "ab") as out:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "scanlet", "serve", "--demo", "--home", str(home),
+             "--port", "0", *extra],
+            stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+        )
+    deadline = time.monotonic() + timeout
+    lock = home / "port.lock"
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"service exited {process.returncode}: {log.read_text()}")
+        try:
+            info = json.loads(lock.read_text())
+            if info.get("http_port") and info.get("pid") == process.pid:
+                url = f"http://127.0.0.1:{info['http_port']}"
+                if httpx.get(url + "/v1/health", timeout=2).status_code == 200:
+                    return Service(process, home, url, log)
+        except (OSError, ValueError, httpx.HTTPError):
+            pass
+        time.sleep(0.05)
+    process.kill()
+    raise RuntimeError(f"service did not come up: {log.read_text()}")
+
+
+@pytest.fixture
+def service(home: Path) -> Iterator[Service]:
+    svc = start_service(home)
+    yield svc
+    svc.kill(signal.SIGTERM)
