@@ -10,10 +10,11 @@ import asyncio
 import sys
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn
 from rich.table import Table
 
@@ -50,7 +51,12 @@ def main_options(
 
 
 def _fail(exc: ScanletError) -> typer.Exit:
-    err.print(f"[red]error[/red] [{exc.code}]: {exc.message}")
+    err.print(f"[red]error[/red] {escape(f'[{exc.code}]: {exc.message}')}")
+    if "field" in exc.detail:
+        allowed = exc.detail.get("allowed")
+        hint = f"  {exc.detail['field']}" + (f" must be one of / within: {allowed}"
+                                             if allowed is not None else "")
+        err.print(escape(hint))
     return typer.Exit(exc.exit_code)
 
 
@@ -173,9 +179,11 @@ def scan(
         out.print(f"wrote {path}")
 
 
-def _pages(raw: str | None) -> int | str | None:
-    if raw is None or raw == "all":
-        return raw
+def _pages(raw: str | None) -> int | Literal["all"] | None:
+    if raw is None:
+        return None
+    if raw == "all":
+        return "all"
     try:
         count = int(raw)
     except ValueError:

@@ -43,7 +43,9 @@ class ServiceClient:
         raise error_from_dict({"code": body.get("code", "internal"),
                                "message": body.get("detail") or body.get("title")
                                or f"HTTP {response.status_code}",
-                               "detail": {"status": response.status_code}})
+                               "detail": {"status": response.status_code,
+                                          **{k: body[k] for k in ("field", "allowed")
+                                             if k in body}}})
 
     def _get(self, path: str, **params: Any) -> Any:
         return self._check(self.http.get(path, params=params)).json()

@@ -37,6 +37,7 @@ class _RunningJob:
         self.task: asyncio.Task[None] | None = None
         self.session: ScanSession | None = None
         self.cancel_requested = False
+        self.shutting_down = False
         self.closed = False
 
 
@@ -61,7 +62,7 @@ class JobManager:
         """Validate the request against the device, then start the job in the background."""
         if "jpeg_quality" not in request.model_fields_set:
             request = request.model_copy(update={"jpeg_quality": self.default_jpeg_quality})
-        caps = await self.devices.validate(request)
+        caps = await self.devices.validate(request.scan_settings())
         if request.area is None and request.paper_size is None and "A4" in caps.paper_sizes:
             request = request.model_copy(update={"paper_size": "A4"})
         if request.document_id is not None:
@@ -135,10 +136,10 @@ class JobManager:
                 return
 
     async def close(self) -> None:
-        """Cancel running jobs (on shutdown); their state becomes cancelled."""
+        """Stop running jobs (on shutdown); their state becomes interrupted."""
         for job in list(self._jobs.values()):
             if job.task is not None and not job.task.done():
-                job.cancel_requested = True
+                job.shutting_down = True
                 if job.session is not None:
                     await job.session.cancel()
                 job.task.cancel()
@@ -149,7 +150,7 @@ class JobManager:
         await self._set_state(job, JobState.RUNNING)
         limit = job.info.settings.page_limit()
         try:
-            job.session = self.devices.scan(job.info.settings)
+            job.session = self.devices.scan(job.info.settings.scan_settings())
             async for scanned in job.session:
                 page = await asyncio.to_thread(
                     self.store.add_page, job.info.document_id, scanned, job_id=job.info.id
@@ -162,13 +163,11 @@ class JobManager:
                     "type": "page", "job_id": job.info.id, "page": _dump(page),
                     "pages_stored": job.info.pages_stored, "page_limit": limit,
                 })
-        except ScanCancelled:
-            await self._set_state(job, JobState.CANCELLED)
-        except asyncio.CancelledError:
-            await self._set_state(job, JobState.CANCELLED)
+        except (ScanCancelled, asyncio.CancelledError):
+            await self._set_state(job, self._stopped_state(job))
         except ScanletError as exc:
-            if job.cancel_requested:
-                await self._set_state(job, JobState.CANCELLED)
+            if job.cancel_requested or job.shutting_down:
+                await self._set_state(job, self._stopped_state(job))
             else:
                 log.info("job %s failed: %s (%s)", job.info.id, exc.message, exc.code)
                 await self._set_state(job, JobState.FAILED, ErrorInfo(**exc.to_dict()))
@@ -177,10 +176,23 @@ class JobManager:
             await self._set_state(job, JobState.FAILED, ErrorInfo(
                 code="internal", message=f"unexpected error: {type(exc).__name__}"))
         else:
-            state = JobState.CANCELLED if job.cancel_requested else JobState.COMPLETED
+            state = JobState.COMPLETED
+            if job.cancel_requested or job.shutting_down:
+                state = self._stopped_state(job)
             await self._set_state(job, state)
         finally:
             job.session = None
+            self._forget_old_jobs()
+
+    @staticmethod
+    def _stopped_state(job: _RunningJob) -> JobState:
+        return JobState.INTERRUPTED if job.shutting_down else JobState.CANCELLED
+
+    def _forget_old_jobs(self, keep: int = 100) -> None:
+        """Bound the in-memory event logs; finished jobs stay readable from the store."""
+        finished = [jid for jid, job in self._jobs.items() if job.closed]
+        for jid in finished[:-keep]:
+            del self._jobs[jid]
 
     async def _set_state(self, job: _RunningJob, state: JobState,
                          error: ErrorInfo | None = None) -> None:

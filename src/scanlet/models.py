@@ -166,6 +166,10 @@ class JobRequest(ScanSettings):
 
     document_id: str | None = Field(None, description="Append to this document; default new")
 
+    def scan_settings(self) -> ScanSettings:
+        """The device part of the request, as the driver receives it."""
+        return ScanSettings.model_validate(self.model_dump(exclude={"document_id"}))
+
 
 class JobState(StrEnum):
     PENDING = "pending"

@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import httpx
 
+from scanlet import __version__
 from tests.conftest import Service
 from tests.helpers import assert_problem
-
-from scanlet import __version__
 
 
 def test_version_health_and_schema(service: Service) -> None:

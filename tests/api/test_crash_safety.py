@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import io
 import json
 import os
@@ -52,10 +53,8 @@ def test_kill_9_service_mid_job_keeps_announced_pages(tmp_path: Path) -> None:
     finally:
         service.kill()
     for pid in workers:  # the worker dies with its parent
-        try:
+        with contextlib.suppress(psutil.NoSuchProcess):
             psutil.Process(pid).wait(timeout=10)
-        except psutil.NoSuchProcess:
-            pass
 
     restarted = start_service(home)
     try:

@@ -69,14 +69,15 @@ def test_feeder_job_streams_pages_and_exports_pdf(service: Service, tmp_path: Pa
 
 def test_flatbed_gray_and_bw(service: Service) -> None:
     for mode, depth, fmt in (("gray", 8, "jpeg"), ("bw", 1, "png")):
-        job, events = _run(service, {"device": "sane:test:0", "source": "flatbed", "mode": mode,
+        _job, events = _run(service, {"device": "sane:test:0", "source": "flatbed", "mode": mode,
                                      "resolution": 100, "paper_size": "A5",
                                      "raw_options": {"test_picture": "Grid"}})
         pages = [e["page"] for e in events if e["type"] == "page"]
         assert len(pages) == 1, events
         page = pages[0]
         assert page["bit_depth"] == depth and page["format"] == fmt and page["mode"] == mode
-        assert (page["width"], page["height"]) == (583, 827)
+        # A5 at 100 dpi is 582.7 x 826.8 px; SANE backends truncate or round
+        assert abs(page["width"] - 583) <= 1 and abs(page["height"] - 827) <= 1
 
 
 @pytest.mark.parametrize(("status", "code"), [
@@ -88,7 +89,7 @@ def test_flatbed_gray_and_bw(service: Service) -> None:
 ])
 def test_device_statuses_become_typed_job_errors(service: Service, status: str,
                                                  code: str) -> None:
-    job, events = _run(service, {"device": "sane:test:0", "source": "feeder", "resolution": 50,
+    _job, events = _run(service, {"device": "sane:test:0", "source": "feeder", "resolution": 50,
                                  "raw_options": {"read_return_value": status}})
     final = events[-1]["job"]
     assert final["state"] == "failed"

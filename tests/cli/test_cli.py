@@ -8,10 +8,9 @@ from pathlib import Path
 
 from PIL import Image
 
+from scanlet import __version__
 from tests.conftest import Service
 from tests.helpers import check_pdf
-
-from scanlet import __version__
 
 
 def scanlet(*args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:

@@ -8,8 +8,14 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from scanlet import __version__
-from scanlet.api import docs_page, problems, routes_buffer, routes_devices, routes_jobs, \
-    routes_system
+from scanlet.api import (
+    docs_page,
+    problems,
+    routes_buffer,
+    routes_devices,
+    routes_jobs,
+    routes_system,
+)
 from scanlet.service.runtime import Runtime
 
 

@@ -1,0 +1,170 @@
+"""Scan through the service vs scanimage on the same SANE test backend, in one run.
+
+1. 10 feeder pages, A4, 300 dpi, colour (`Color pattern`): create job -> all pages stored ->
+   fetch each page as JPEG, against `scanimage --batch --format=jpeg` (target ratio <= 1.2).
+2. The same 10 pages to one PDF through the service (job + export) against
+   `scanimage --batch --format=jpeg` + `img2pdf` (target ratio <= 1.2).
+3. Peak RSS (VmHWM) of the service process during a 200-page job (target <= 300 MB).
+
+Run: .venv/bin/python benchmarks/bench_scan.py [--runs 5] [--rss-pages 200]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import httpx
+from websockets.sync.client import connect
+
+ROOT = Path(__file__).resolve().parent.parent
+JOB = {"device": "sane:test:0", "source": "feeder", "mode": "color", "resolution": 300,
+       "paper_size": "A4", "pages": "all", "raw_options": {"test_picture": "Color pattern"}}
+SCANIMAGE = ["scanimage", "-d", "test:0", "--source", "Automatic Document Feeder",
+             "--mode", "Color", "--resolution", "300", "--test-picture", "Color pattern",
+             "-x", "210", "-y", "297", "--format=jpeg"]
+
+
+def start_service(home: Path) -> tuple[subprocess.Popen[bytes], str]:
+    home.mkdir(parents=True, exist_ok=True)
+    (home / "user.ini").write_text("[devices]\ndemo_system_backends = false\n")
+    proc = subprocess.Popen([sys.executable, "-m", "scanlet", "serve", "--demo", "--home",
+                             str(home), "--port", "0"], stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL)
+    for _ in range(600):
+        try:
+            info = json.loads((home / "port.lock").read_text())
+            if info.get("http_port") and info["pid"] == proc.pid:
+                url = f"http://127.0.0.1:{info['http_port']}"
+                httpx.get(url + "/v1/health").raise_for_status()
+                return proc, url
+        except (OSError, ValueError, httpx.HTTPError):
+            pass
+        time.sleep(0.05)
+    proc.kill()
+    raise SystemExit("service did not start")
+
+
+def run_job(http: httpx.Client, url: str, body: dict[str, object]) -> dict[str, object]:
+    job = http.post("/v1/jobs", json=body)
+    job.raise_for_status()
+    job_id = job.json()["id"]
+    ws_url = "ws" + url.removeprefix("http") + f"/v1/jobs/{job_id}/events"
+    final: dict[str, object] = {}
+    with connect(ws_url, max_size=2**22) as ws:
+        for message in ws:
+            event = json.loads(message)
+            if event["type"] == "job" and event["job"]["state"] not in ("pending", "running"):
+                final = event["job"]
+    if final.get("state") != "completed":
+        raise SystemExit(f"job did not complete: {final}")
+    return final
+
+
+def service_jpeg(http: httpx.Client, url: str) -> None:
+    job = run_job(http, url, JOB)
+    pages = http.get(f"/v1/documents/{job['document_id']}/pages").json()
+    assert len(pages) == 10, len(pages)
+    for page in pages:
+        image = http.get(f"/v1/pages/{page['id']}/image", params={"format": "jpeg"})
+        image.raise_for_status()
+        assert image.content[:2] == b"\xff\xd8"
+
+
+def service_pdf(http: httpx.Client, url: str, out: Path) -> None:
+    job = run_job(http, url, JOB)
+    pdf = http.get(f"/v1/documents/{job['document_id']}/export", params={"format": "pdf"})
+    pdf.raise_for_status()
+    out.write_bytes(pdf.content)
+
+
+def scanimage_jpeg(env: dict[str, str], folder: Path) -> list[Path]:
+    shutil.rmtree(folder, ignore_errors=True)
+    folder.mkdir()
+    subprocess.run([*SCANIMAGE, f"--batch={folder}/p%03d.jpg"], env=env, check=True,
+                   capture_output=True)
+    pages = sorted(folder.glob("p*.jpg"))
+    assert len(pages) == 10, len(pages)
+    return pages
+
+
+def scanimage_pdf(env: dict[str, str], folder: Path, out: Path) -> None:
+    pages = scanimage_jpeg(env, folder)
+    subprocess.run([str(Path(sys.executable).parent / "img2pdf"), *map(str, pages), "-o",
+                    str(out)], check=True)
+
+
+def timed(fn: Callable[[], object], runs: int) -> list[float]:
+    times = []
+    for _ in range(runs):
+        start = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - start)
+    return times
+
+
+def vm_hwm_mb(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+def describe(name: str, times: list[float]) -> str:
+    return (f"{name:<34} min {min(times):.3f}  median {statistics.median(times):.3f}  "
+            f"max {max(times):.3f} s")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--runs", type=int, default=5)
+    parser.add_argument("--rss-pages", type=int, default=200)
+    args = parser.parse_args()
+
+    with tempfile.TemporaryDirectory() as scratch:
+        tmp = Path(scratch)
+        proc, url = start_service(tmp / "home")
+        env = {**os.environ, "SANE_CONFIG_DIR": str(tmp / "home" / "sane")}
+        try:
+            with httpx.Client(base_url=url, timeout=300) as http:
+                run_job(http, url, {**JOB, "pages": 1, "resolution": 75})  # start the worker
+                base_jpeg = timed(lambda: scanimage_jpeg(env, tmp / "si"), args.runs)
+                ours_jpeg = timed(lambda: service_jpeg(http, url), args.runs)
+                base_pdf = timed(lambda: scanimage_pdf(env, tmp / "si", tmp / "si.pdf"),
+                                 args.runs)
+                ours_pdf = timed(lambda: service_pdf(http, url, tmp / "ours.pdf"), args.runs)
+                http.delete("/v1/pages")
+                hwm_before = vm_hwm_mb(proc.pid)
+                start = time.perf_counter()
+                run_job(http, url, {**JOB, "source": "flatbed", "pages": args.rss_pages})
+                rss_seconds = time.perf_counter() - start
+                hwm = vm_hwm_mb(proc.pid)
+        finally:
+            proc.send_signal(signal.SIGTERM)
+            proc.wait(timeout=30)
+
+    print(describe("scanimage --batch jpeg (10 p)", base_jpeg))
+    print(describe("service job + fetch JPEGs (10 p)", ours_jpeg))
+    print(f"ratio (median): {statistics.median(ours_jpeg) / statistics.median(base_jpeg):.2f}"
+          "  (target <= 1.2)")
+    print(describe("scanimage + img2pdf (10 p)", base_pdf))
+    print(describe("service job + export PDF (10 p)", ours_pdf))
+    print(f"ratio (median): {statistics.median(ours_pdf) / statistics.median(base_pdf):.2f}"
+          "  (target <= 1.2)")
+    print(f"service peak RSS (VmHWM) during a {args.rss_pages}-page A4 300 dpi colour job: "
+          f"{hwm:.0f} MB (before the job: {hwm_before:.0f} MB; job took {rss_seconds:.1f} s)"
+          "  (target <= 300 MB)")
+
+
+if __name__ == "__main__":
+    main()

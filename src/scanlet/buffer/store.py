@@ -1,0 +1,525 @@
+"""The page buffer: documents of ordered pages, encrypted on disk, indexed in SQLite.
+
+``PageStore`` orchestrates the parts: files.py (paths, durable renames), db.py (connection,
+schema), index.py (SQL), ordering.py (move/reorder logic), renditions.py (thumbnails),
+recovery.py (start-up repair), cache.py (RAM LRU) and scanlet.crypto (encryption at rest).
+
+Thread safety: one SQLite connection guarded by one re-entrant lock; only index work (and the
+commit's fsync) runs under it. Reading, decrypting, decoding and encrypting files run outside
+it, so viewers and a running scan do not wait on each other's pixels.
+
+Crash safety (``kill -9`` or a power cut at any instant):
+
+- Adding: the encrypted file is complete and fsynced under a temporary name, renamed to
+  ``pages/<id>.slc``, the folder is fsynced, and only then is the index row committed
+  (``synchronous=FULL``). A crash before the commit leaves a file without a row, which
+  :meth:`PageStore.recover` deletes; a page whose ``add_page`` returned has its row and its
+  file. A listed page therefore always has a complete file.
+- Deleting: rows are deleted and committed first, files removed after. A crash in between
+  leaves files without rows, again removed by recovery.
+- Every read checks the AES-GCM tag and the SHA-256 recorded at add time, so a damaged or
+  swapped file is reported as PageCorrupt, never served.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import math
+import os
+import sqlite3
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from types import TracebackType
+from typing import Any, Literal
+
+from scanlet.buffer import db, index, jobs, ordering
+from scanlet.buffer.cache import ByteLRU
+from scanlet.buffer.files import PageFiles, fsync_dir
+from scanlet.buffer.ids import new_id
+from scanlet.buffer.recovery import RecoveryReport, recover
+from scanlet.buffer.renditions import CacheKey, RenderedImage, Renditions
+from scanlet.buffer.rows import StoredPage, clean_tags, metadata_json, now, tags_json, to_text
+from scanlet.codecs.decode import MEDIA_TYPE, ImageDecodeError, ImageFacts, inspect
+from scanlet.config import Home
+from scanlet.crypto import KEY_BYTES, read_encrypted, write_encrypted
+from scanlet.errors import InvalidSetting, PageCorrupt, PageNotFound, StorageError
+from scanlet.models import DocumentInfo, JobInfo, PageInfo, ScannedPage, Source
+
+logger = logging.getLogger(__name__)
+
+#: dpi assumed for an imported image whose file records none (the usual scan resolution).
+DEFAULT_DPI = 300.0
+MAX_NAME_CHARS = 500
+
+
+def _valid_dpi(dpi: float) -> bool:
+    return math.isfinite(dpi) and 0 < dpi <= 100_000
+
+
+class PageStore:
+    """Documents of ordered pages, kept encrypted under ``<home>/cache`` (see module doc).
+
+    ``key`` is the install's cache key (crypto.load_or_create_key). ``ram_cache_bytes`` bounds
+    the LRU cache of decrypted originals and renditions (0 disables it). ``fsync=False`` skips
+    fsyncs: pages then survive a process crash but not a power cut.
+    """
+
+    def __init__(
+        self,
+        home: Home,
+        key: bytes,
+        *,
+        ram_cache_bytes: int = 256 * 2**20,
+        fsync: bool = True,
+    ) -> None:
+        if len(key) != KEY_BYTES:
+            raise StorageError(f"the cache key must be {KEY_BYTES} bytes, got {len(key)}")
+        self._home = home
+        self._key = key
+        self._fsync = fsync
+        self._files = PageFiles(home)
+        self._files.ensure_dirs()
+        self._cache: ByteLRU[CacheKey] = ByteLRU(ram_cache_bytes)
+        self._renditions = Renditions(self._files, key, self._cache, self._original)
+        self._lock = threading.RLock()
+        self._adding: set[str] = set()
+        self._conn: sqlite3.Connection | None = db.connect(home.database, durable=fsync)
+        logger.debug("page store opened at %s (fsync=%s)", home.cache, fsync)
+
+    # -- lifetime -----------------------------------------------------------------------------
+
+    def close(self) -> None:
+        """Close the index and drop the RAM cache; later calls raise StorageError."""
+        with self._lock:
+            if self._conn is not None:
+                try:
+                    self._conn.execute("PRAGMA optimize")
+                except sqlite3.Error:
+                    logger.debug("PRAGMA optimize failed on close", exc_info=True)
+                self._conn.close()
+                self._conn = None
+            self._cache.clear()
+
+    def __enter__(self) -> PageStore:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    @property
+    def home(self) -> Home:
+        return self._home
+
+    @property
+    def temp_dir(self) -> Path:
+        """Scratch folder for large exports (``cache/tmp``, emptied by :meth:`recover`)."""
+        return self._files.temp_dir
+
+    @property
+    def ram_cache(self) -> ByteLRU[CacheKey]:
+        """The RAM cache (for metrics: ``size``, ``max_bytes``, ``hits``, ``misses``)."""
+        return self._cache
+
+    @contextmanager
+    def _locked(self, what: str, *, write: bool = False) -> Iterator[sqlite3.Connection]:
+        """The connection under the lock, in a write transaction if ``write``."""
+        with self._lock, db.translated(what):
+            if self._conn is None:
+                raise StorageError("the page store is closed")
+            if write:
+                with db.transaction(self._conn):
+                    yield self._conn
+            else:
+                yield self._conn
+
+    # -- documents ----------------------------------------------------------------------------
+
+    def create_document(
+        self, name: str = "", tags: list[str] | None = None, metadata: dict[str, Any] | None = None
+    ) -> DocumentInfo:
+        """A new empty document."""
+        values = (self._clean_name(name), tags_json(clean_tags(tags)), metadata_json(metadata))
+        document_id = new_id()
+        with self._locked("create_document", write=True) as conn:
+            index.insert_document(conn, document_id, *values, created=to_text(now()))
+            return index.get_document(conn, document_id)
+
+    def list_documents(self) -> list[DocumentInfo]:
+        """All documents, oldest first."""
+        with self._locked("list_documents") as conn:
+            return index.list_documents(conn)
+
+    def get_document(self, document_id: str) -> DocumentInfo:
+        """One document; DocumentNotFound if unknown."""
+        with self._locked("get_document") as conn:
+            return index.get_document(conn, document_id)
+
+    def update_document(
+        self,
+        document_id: str,
+        *,
+        name: str | None = None,
+        tags: list[str] | None = None,
+        metadata: dict[str, Any] | None = None,
+    ) -> DocumentInfo:
+        """Change the given fields (None = unchanged; tags and metadata are replaced whole)."""
+        changes: dict[str, str] = {}
+        if name is not None:
+            changes["name"] = self._clean_name(name)
+        if tags is not None:
+            changes["tags"] = tags_json(clean_tags(tags))
+        if metadata is not None:
+            changes["metadata"] = metadata_json(metadata)
+        with self._locked("update_document", write=True) as conn:
+            index.require_document(conn, document_id)
+            index.update_columns(conn, "documents", document_id, changes)
+            return index.get_document(conn, document_id)
+
+    def delete_document(self, document_id: str) -> None:
+        """Delete a document with its pages and their files."""
+        with self._locked("delete_document", write=True) as conn:
+            page_ids = index.delete_document(conn, document_id)
+        self._forget_pages(page_ids)
+        logger.info("deleted document %s with %d pages", document_id, len(page_ids))
+
+    # -- adding pages -------------------------------------------------------------------------
+
+    def add_page(
+        self, document_id: str, page: ScannedPage, *, job_id: str | None = None
+    ) -> PageInfo:
+        """Take ownership of a scanned page's encrypted file and append it to a document.
+
+        The file must be in ``cache/incoming``. It is decrypted once to check the key, the
+        integrity tag and the image header (the bytes then go to the RAM cache, since a viewer
+        usually asks for a new page at once), moved to ``cache/pages`` and indexed. On any
+        error the file stays where it was. Where the worker's declared size, mode or bit depth
+        disagree with the file, the file wins (and a warning is logged).
+        Raises DocumentNotFound, PageCorrupt (wrong key, damaged, not the declared format) or
+        StorageError.
+        """
+        source_path = self._files.incoming_file(page.path)
+        data = read_encrypted(source_path, self._key)
+        try:
+            facts = inspect(data, page.format)
+        except ImageDecodeError as exc:
+            raise PageCorrupt(f"handed-over page {page.path} is unusable: {exc}") from exc
+        if not _valid_dpi(page.dpi):
+            raise StorageError(f"handed-over page {page.path} has an invalid dpi {page.dpi}")
+        declared = (page.width, page.height, page.mode, page.bit_depth, page.bytes)
+        actual = (facts.width, facts.height, facts.mode, facts.bit_depth, len(data))
+        if declared != actual:
+            logger.warning("handed-over page %s declares %s but the file is %s; using the "
+                           "file's values", page.path, declared, actual)
+
+        def place(destination: Path) -> Callable[[], None]:
+            try:
+                os.replace(source_path, destination)
+            except OSError as exc:
+                raise StorageError(f"cannot move {page.path} into the buffer: {exc}") from exc
+            return lambda: self._undo_move(destination, source_path)
+
+        return self._add(document_id, facts, data, place, dpi=page.dpi, source=page.source,
+                         job_id=job_id)
+
+    def add_image(
+        self,
+        document_id: str,
+        data: bytes,
+        fmt: Literal["jpeg", "png"],
+        *,
+        dpi: float | None = None,
+        source: Source | None = None,
+    ) -> PageInfo:
+        """Import encoded image bytes as a new last page of a document.
+
+        The image is fully decoded once to prove it is complete; other formats, unsupported
+        pixel layouts (see codecs.decode.ACCEPTED_MODES) and decompression bombs are refused
+        with InvalidSetting. ``dpi`` defaults to the file's own, else :data:`DEFAULT_DPI`.
+        """
+        if fmt not in MEDIA_TYPE:
+            raise InvalidSetting(f"unsupported format {fmt!r}", field="format",
+                                 allowed=sorted(MEDIA_TYPE))
+        if dpi is not None and not _valid_dpi(float(dpi)):
+            raise InvalidSetting("dpi must be a positive number", field="dpi")
+        try:
+            source = Source(source) if source is not None else None
+        except ValueError as exc:
+            raise InvalidSetting(f"unknown source {source!r}", field="source",
+                                 allowed=[s.value for s in Source]) from exc
+        try:
+            facts = inspect(data, fmt, full_decode=True)
+        except ImageDecodeError as exc:
+            raise InvalidSetting(str(exc), field="data") from exc
+
+        def place(destination: Path) -> Callable[[], None]:
+            try:
+                write_encrypted(destination, self._key, data, fsync=self._fsync)
+            except OSError as exc:
+                raise StorageError(f"cannot write the page file: {exc}") from exc
+            return lambda: destination.unlink(missing_ok=True)
+
+        return self._add(document_id, facts, data, place,
+                         dpi=float(dpi) if dpi is not None else (facts.dpi or DEFAULT_DPI),
+                         source=source, job_id=None)
+
+    def _add(
+        self,
+        document_id: str,
+        facts: ImageFacts,
+        data: bytes,
+        place: Callable[[Path], Callable[[], None]],
+        *,
+        dpi: float,
+        source: Source | None,
+        job_id: str | None,
+    ) -> PageInfo:
+        """Shared add path: file durable at its final name first, then the row commits.
+
+        ``place`` puts the encrypted file at the given path and returns how to undo that.
+        """
+        with self._locked("add_page") as conn:
+            index.require_document(conn, document_id)  # fail before touching files
+            page_id = new_id()
+            self._adding.add(page_id)  # recovery in this process leaves it alone
+        try:
+            undo = place(self._files.page_path(page_id))
+            committed = False
+            try:
+                if self._fsync:
+                    fsync_dir(self._files.pages_dir)
+                info = self._insert(document_id, page_id, facts, data, dpi, source, job_id)
+                committed = True
+            finally:
+                if not committed:
+                    undo()
+        finally:
+            with self._lock:
+                self._adding.discard(page_id)
+        self._cache.put(("o", page_id, ""), data)
+        return info
+
+    def _insert(
+        self, document_id: str, page_id: str, facts: ImageFacts, data: bytes, dpi: float,
+        source: Source | None, job_id: str | None,
+    ) -> PageInfo:
+        digest = hashlib.sha256(data).hexdigest()
+        with self._locked("add_page", write=True) as conn:
+            index.require_document(conn, document_id)
+            info = PageInfo(
+                id=page_id, document_id=document_id,
+                index=index.next_position(conn, document_id), width=facts.width,
+                height=facts.height, dpi=dpi, bit_depth=facts.bit_depth, mode=facts.mode,
+                format=facts.format, bytes=len(data), source=source, job_id=job_id,
+                created=now(),
+            )
+            index.insert_page(conn, info, digest)
+        return info
+
+    def _undo_move(self, moved: Path, original: Path) -> None:
+        try:
+            os.replace(moved, original)
+        except OSError:
+            logger.exception("could not move %s back to %s; deleting it", moved, original)
+            moved.unlink(missing_ok=True)
+
+    # -- reading pages ------------------------------------------------------------------------
+
+    def list_pages(self, document_id: str) -> list[PageInfo]:
+        """A document's pages in order; DocumentNotFound if unknown."""
+        with self._locked("list_pages") as conn:
+            return index.list_pages(conn, document_id)
+
+    def get_page(self, page_id: str) -> PageInfo:
+        """One page; PageNotFound if unknown."""
+        return self._stored(page_id).info
+
+    def _stored(self, page_id: str) -> StoredPage:
+        with self._locked("get_page") as conn:
+            return index.get_page(conn, page_id)
+
+    def read_original(self, page_id: str, *, cache: bool = True) -> bytes:
+        """The page's original encoded bytes, decrypted and verified.
+
+        ``cache=False`` still uses a cached copy but does not add one (bulk readers such as
+        exports use it so they do not evict what viewers are looking at).
+        Raises PageNotFound, or PageCorrupt for a missing, damaged or wrong-key file.
+        """
+        return self._original(self._stored(page_id), cache=cache)
+
+    def _original(self, stored: StoredPage, *, cache: bool = True) -> bytes:
+        key: CacheKey = ("o", stored.info.id, "")
+        data = self._cache.get(key)
+        if data is not None:
+            return data
+        data = read_encrypted(self._files.page_path(stored.info.id), self._key)
+        if hashlib.sha256(data).hexdigest() != stored.sha256:
+            raise PageCorrupt(f"page {stored.info.id}'s file does not match its index entry",
+                              page_id=stored.info.id)
+        if cache:
+            self._cache.put(key, data)
+        return data
+
+    def render(
+        self,
+        page_id: str,
+        *,
+        width: int | None = None,
+        height: int | None = None,
+        fmt: Literal["jpeg", "png"] = "jpeg",
+        quality: int = 85,
+    ) -> RenderedImage:
+        """The page fitted into ``width`` x ``height`` (aspect kept, never upscaled) as ``fmt``.
+
+        With no resize and the page's own format, the original bytes are returned untouched.
+        Other renditions are cached in RAM and encrypted in ``cache/thumbs``, keyed by page
+        content and parameters; ``quality`` applies to JPEG only. InvalidSetting for bad
+        parameters, PageNotFound, PageCorrupt.
+        """
+        return self._renditions.render(self._stored(page_id), width, height, fmt, quality)
+
+    # -- changing pages -----------------------------------------------------------------------
+
+    def update_page(
+        self,
+        page_id: str,
+        *,
+        tags: list[str] | None = None,
+        metadata: dict[str, Any] | None = None,
+    ) -> PageInfo:
+        """Change a page's tags and/or metadata (None = unchanged; replaced whole)."""
+        changes: dict[str, str] = {}
+        if tags is not None:
+            changes["tags"] = tags_json(clean_tags(tags))
+        if metadata is not None:
+            changes["metadata"] = metadata_json(metadata)
+        with self._locked("update_page", write=True) as conn:
+            index.get_page(conn, page_id)
+            index.update_columns(conn, "pages", page_id, changes)
+            return index.get_page(conn, page_id).info
+
+    def move_pages(self, document_id: str, page_ids: list[str], to_index: int) -> list[PageInfo]:
+        """Move a selection of a document's pages so the first lands at ``to_index``.
+
+        The selection keeps its relative order in the document, whatever order the ids are
+        given in; ``to_index`` is the index of the first moved page in the result, from 0 to
+        ``page_count - len(page_ids)``. Unknown ids raise PageNotFound; pages of another
+        document, duplicates, an empty selection or an index out of range raise
+        InvalidSetting. Returns the document's pages in their new order.
+        """
+        ordering.check_selection(page_ids)
+        with self._locked("move_pages", write=True) as conn:
+            order = index.page_order(conn, document_id)
+            self._require_members(conn, document_id, order, page_ids)
+            index.write_order(conn, ordering.moved(order, page_ids, to_index), order)
+            return index.list_pages(conn, document_id)
+
+    def reorder(self, document_id: str, page_ids: list[str]) -> list[PageInfo]:
+        """Give a document a complete new page order; InvalidSetting unless a permutation."""
+        with self._locked("reorder", write=True) as conn:
+            order = index.page_order(conn, document_id)
+            ordering.check_permutation(order, page_ids)
+            index.write_order(conn, page_ids, order)
+            return index.list_pages(conn, document_id)
+
+    def delete_pages(self, page_ids: list[str]) -> int:
+        """Delete pages of any documents; all or nothing: PageNotFound if any is unknown."""
+        unique = list(dict.fromkeys(page_ids))
+        if not unique:
+            return 0
+        with self._locked("delete_pages", write=True) as conn:
+            owners = index.page_owners(conn, unique)
+            missing = [p for p in unique if p not in owners]
+            if missing:
+                raise PageNotFound(f"no page {missing[0]}", page_ids=missing)
+            index.delete_pages(conn, unique)
+        self._forget_pages(unique)
+        return len(unique)
+
+    def delete_all_pages(self, document_id: str | None = None) -> int:
+        """Delete every page of a document, or of the whole buffer (documents are kept)."""
+        with self._locked("delete_all_pages", write=True) as conn:
+            page_ids = index.page_ids(conn, document_id)
+            index.delete_pages(conn, page_ids)
+        self._forget_pages(page_ids)
+        logger.info("deleted %d pages of %s", len(page_ids), document_id or "the whole buffer")
+        return len(page_ids)
+
+    # -- jobs ---------------------------------------------------------------------------------
+
+    def save_job(self, job: JobInfo) -> None:
+        """Insert or replace a job's persisted state."""
+        with self._locked("save_job") as conn:
+            jobs.save(conn, job)
+
+    def get_job(self, job_id: str) -> JobInfo:
+        """One job; JobNotFound if unknown."""
+        with self._locked("get_job") as conn:
+            return jobs.get(conn, job_id)
+
+    def list_jobs(self) -> list[JobInfo]:
+        """All jobs, oldest first."""
+        with self._locked("list_jobs") as conn:
+            return jobs.list_all(conn)
+
+    def mark_unfinished_jobs_interrupted(self) -> list[str]:
+        """At start-up: pending/running jobs become ``interrupted`` (error None); their ids."""
+        with self._locked("mark_unfinished_jobs_interrupted") as conn:
+            return jobs.mark_unfinished_interrupted(conn)
+
+    # -- recovery -----------------------------------------------------------------------------
+
+    def recover(self) -> RecoveryReport:
+        """Repair files and index after a crash; call once at start-up (see recovery.py).
+
+        Deletes ``incoming/`` leftovers, ``*.part`` files, export scratch folders, page files
+        without a row and renditions of unknown pages; drops rows whose file is missing
+        (logged at ERROR).
+        """
+        with self._locked("recover") as conn:
+            report = recover(conn, self._files, frozenset(self._adding))
+        if report.missing_pages_dropped:
+            dropped = set(report.missing_pages_dropped)
+            self._cache.discard_if(lambda key: key[1] in dropped)
+        return report
+
+    # -- helpers ------------------------------------------------------------------------------
+
+    @staticmethod
+    def _clean_name(name: str) -> str:
+        if not isinstance(name, str) or len(name) > MAX_NAME_CHARS:
+            raise InvalidSetting(f"name must be a string of at most {MAX_NAME_CHARS} characters",
+                                 field="name")
+        return name
+
+    @staticmethod
+    def _require_members(
+        conn: sqlite3.Connection, document_id: str, order: list[str], page_ids: list[str]
+    ) -> None:
+        members = set(order)
+        for page_id in page_ids:
+            if page_id in members:
+                continue
+            if not index.page_exists(conn, page_id):
+                raise PageNotFound(f"no page {page_id}", page_id=page_id)
+            raise InvalidSetting(f"page {page_id} is not in document {document_id}",
+                                 field="page_ids")
+
+    def _forget_pages(self, page_ids: list[str]) -> None:
+        """After the rows are committed: remove files and cached bytes (best effort; files
+        left behind are deleted by the next :meth:`recover`)."""
+        if not page_ids:
+            return
+        failed = self._files.remove_pages(page_ids)
+        if failed:
+            logger.warning("files of %d deleted pages remain until the next start-up",
+                           len(failed))
+        doomed = set(page_ids)
+        self._cache.discard_if(lambda key: key[1] in doomed)

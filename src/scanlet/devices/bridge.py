@@ -1,0 +1,280 @@
+"""The service side of one scan worker process (asyncio).
+
+:class:`WorkerClient` spawns ``python -m scanlet.devices.worker`` (a fresh interpreter started
+with ``asyncio.create_subprocess_exec``, i.e. ``subprocess.Popen`` with an argument list: never a
+fork of the threaded service), performs the ready/error handshake within ``start_timeout``,
+sends requests and hands their events back in order. It turns every way a worker can fail into
+a typed error: the process exits or its pipe closes while a request runs -> DriverCrashed (with
+the exit code or signal); no event for ``timeout`` seconds -> the worker is killed ->
+DriverTimeout. The worker's stderr (JSON log records) is re-logged under ``scanlet.worker``.
+
+Workers run in their own session (terminal Ctrl-C is for the service) and die with the service
+through ``PR_SET_PDEATHSIG``, which Linux ties to the *thread* that spawned them: spawn from
+the thread that runs the event loop for the service's whole life (as asyncio does).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import contextlib
+import itertools
+import json
+import logging
+import os
+import signal
+import sys
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from scanlet.devices.protocol import PROTOCOL_VERSION, WORKER_MODULE, dumps, loads
+from scanlet.errors import (
+    DriverCrashed,
+    DriverError,
+    DriverTimeout,
+    DriverUnavailable,
+    error_from_dict,
+)
+
+log = logging.getLogger(__name__)
+worker_log = logging.getLogger("scanlet.worker")
+
+#: Longest protocol line accepted (capabilities with all raw options are tens of KB).
+LINE_LIMIT = 16 * 1024 * 1024
+#: Seconds a polite stop waits before killing.
+STOP_GRACE = 3.0
+
+_EOF: dict[str, Any] = {"ev": "__eof__"}
+
+
+@dataclass(frozen=True)
+class WorkerConfig:
+    """What a worker needs to know, sent in the handshake and through its environment."""
+
+    incoming_dir: Path
+    cache_key: bytes
+    fsync: bool = True
+    sane_config_dir: Path | None = None
+    extra_env: Mapping[str, str] = field(default_factory=dict)
+
+    def environment(self) -> dict[str, str]:
+        env = dict(os.environ)
+        env.update(self.extra_env)
+        if self.sane_config_dir is not None:
+            env["SANE_CONFIG_DIR"] = str(self.sane_config_dir)
+        return env
+
+
+def _exit_detail(returncode: int | None) -> dict[str, Any]:
+    if returncode is None:
+        return {"exit_code": None}
+    if returncode < 0:
+        try:
+            name = signal.Signals(-returncode).name
+        except ValueError:
+            name = str(-returncode)
+        return {"exit_code": returncode, "signal": name}
+    return {"exit_code": returncode}
+
+
+class WorkerClient:
+    """One worker process; use one request at a time (the manager serializes)."""
+
+    def __init__(self, config: WorkerConfig, *, name: str, start_timeout: float = 20.0) -> None:
+        self.name = name
+        self._config = config
+        self._start_timeout = start_timeout
+        self._process: asyncio.subprocess.Process | None = None
+        self._events: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
+        self._tasks: list[asyncio.Task[None]] = []
+        self._ids = itertools.count(1)
+        self._eof = False
+        self.info: dict[str, Any] = {}
+
+    # -- state -------------------------------------------------------------------------------
+
+    @property
+    def pid(self) -> int | None:
+        return self._process.pid if self._process is not None else None
+
+    @property
+    def returncode(self) -> int | None:
+        return self._process.returncode if self._process is not None else None
+
+    @property
+    def alive(self) -> bool:
+        """Started, not exited, pipe still open."""
+        return self._process is not None and self._process.returncode is None and not self._eof
+
+    # -- life cycle --------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        """Spawn the worker and wait for ``ready``; raise DriverError subclasses otherwise."""
+        try:
+            self._process = await asyncio.create_subprocess_exec(
+                sys.executable, "-m", WORKER_MODULE, "--parent-pid", str(os.getpid()),
+                stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE,
+                stderr=asyncio.subprocess.PIPE, env=self._config.environment(),
+                limit=LINE_LIMIT, start_new_session=True,
+            )
+        except OSError as exc:
+            raise DriverUnavailable(f"cannot start the scan worker: {exc}",
+                                    worker=self.name) from exc
+        assert self._process.stdout is not None and self._process.stderr is not None
+        self._tasks = [
+            asyncio.create_task(self._read_events(self._process.stdout), name="worker-events"),
+            asyncio.create_task(self._read_logs(self._process.stderr), name="worker-logs"),
+        ]
+        log.debug("worker %s started, pid %d", self.name, self._process.pid)
+        hello = {
+            "op": "hello", "protocol": PROTOCOL_VERSION,
+            "key": base64.b64encode(self._config.cache_key).decode(),
+            "incoming_dir": str(self._config.incoming_dir), "fsync": self._config.fsync,
+            "log_level": logging.getLevelName(logging.getLogger("scanlet").getEffectiveLevel()),
+        }
+        try:
+            await self.send(hello)
+            event = await self._next(self._start_timeout, during="start")
+            if event["ev"] == "error":
+                raise error_from_dict(event.get("error") or {})
+            if event["ev"] != "ready":
+                raise DriverError(f"worker answered the handshake with {event['ev']!r}")
+        except BaseException:
+            await self.kill()
+            raise
+        self.info = event
+        log.info("worker %s ready (pid %d, %s %s)", self.name, self._process.pid,
+                 event.get("driver"), event.get("driver_version"))
+
+    async def stop(self, grace: float = STOP_GRACE) -> None:
+        """Polite stop (shutdown request, stdin closed), then kill after ``grace`` seconds."""
+        process = self._process
+        if process is None:
+            return
+        if process.returncode is None:
+            with contextlib.suppress(OSError, RuntimeError, DriverCrashed):
+                await self.send({"op": "shutdown"})
+            if process.stdin is not None:
+                process.stdin.close()
+            try:
+                await asyncio.wait_for(process.wait(), grace)
+            except TimeoutError:
+                log.warning("worker %s (pid %d) did not stop in %.1f s: killing it",
+                            self.name, process.pid, grace)
+        await self.kill()
+
+    async def kill(self) -> None:
+        """Kill the process (by pid) if still running and reap it and its pipes."""
+        process = self._process
+        if process is None:
+            return
+        if process.returncode is None:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(process.pid, signal.SIGKILL)
+        if process.stdin is not None:
+            process.stdin.close()
+        await process.wait()
+        for task in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+
+    # -- requests ----------------------------------------------------------------------------
+
+    async def send(self, message: Mapping[str, Any]) -> None:
+        """Write one request; a closed pipe means the worker is gone -> DriverCrashed."""
+        process = self._process
+        if process is None or process.stdin is None:
+            raise DriverCrashed("the scan worker is not running", worker=self.name)
+        try:
+            process.stdin.write(dumps(message))
+            await process.stdin.drain()
+        except (ConnectionError, RuntimeError) as exc:
+            raise await self._crashed("sending a request") from exc
+
+    async def request(self, op: str, **fields: Any) -> int:
+        """Send a request and return its id (events then come from :meth:`next_event`)."""
+        rid = next(self._ids)
+        await self.send({"op": op, "id": rid, **fields})
+        return rid
+
+    async def next_event(self, rid: int, timeout: float) -> dict[str, Any]:
+        """The next event of request ``rid``.
+
+        Raises DriverCrashed if the worker exits or closes its pipe first, DriverTimeout (after
+        killing it) if nothing arrives within ``timeout`` seconds.
+        """
+        while True:
+            event = await self._next(timeout, during=f"request {rid}")
+            if event.get("id") == rid:
+                return event
+            log.debug("worker %s: dropping stale event %s", self.name, event.get("ev"))
+
+    async def call(self, op: str, timeout: float, **fields: Any) -> dict[str, Any]:
+        """A request answered by a single final event; an ``error`` event is raised."""
+        rid = await self.request(op, **fields)
+        while True:
+            event = await self.next_event(rid, timeout)
+            if event["ev"] == "error":
+                raise error_from_dict(event.get("error") or {})
+            if event["ev"] != "progress":
+                return event
+
+    # -- internals ---------------------------------------------------------------------------
+
+    async def _next(self, timeout: float, *, during: str) -> dict[str, Any]:
+        try:
+            event = await asyncio.wait_for(self._events.get(), timeout)
+        except TimeoutError:
+            pid = self.pid
+            await self.kill()
+            raise DriverTimeout(
+                f"The scanner driver sent nothing for {timeout:g} s ({during}); it was "
+                "stopped. Pages already stored are kept.",
+                worker=self.name, pid=pid, timeout=timeout,
+            ) from None
+        if event is _EOF:
+            self._events.put_nowait(_EOF)  # every later wait sees the end too
+            raise await self._crashed(during)
+        return event
+
+    async def _crashed(self, during: str) -> DriverCrashed:
+        process = self._process
+        self._eof = True
+        if process is not None:
+            try:
+                await asyncio.wait_for(process.wait(), 5.0)
+            except TimeoutError:
+                await self.kill()
+        detail = _exit_detail(self.returncode)
+        how = (f"was killed by {detail['signal']}" if "signal" in detail
+               else f"exited with status {detail['exit_code']}")
+        return DriverCrashed(
+            f"The scanner driver {how} ({during}); pages already stored are kept, retry the "
+            "scan", worker=self.name, pid=self.pid, **detail)
+
+    async def _read_events(self, stream: asyncio.StreamReader) -> None:
+        try:
+            while line := await stream.readline():
+                try:
+                    self._events.put_nowait(loads(line))
+                except ValueError:
+                    worker_log.warning("[%s] unparsable protocol line: %r", self.name, line[:200])
+        except (ValueError, ConnectionError) as exc:  # over-long line, broken pipe
+            worker_log.error("[%s] protocol stream failed: %s", self.name, exc)
+        finally:
+            self._eof = True
+            self._events.put_nowait(_EOF)
+
+    async def _read_logs(self, stream: asyncio.StreamReader) -> None:
+        with contextlib.suppress(ValueError, ConnectionError):
+            while line := await stream.readline():
+                text = line.decode("utf-8", "replace").rstrip("\n")
+                try:
+                    record = json.loads(text)
+                    level = logging.getLevelName(str(record["level"]))
+                    message = f"[{self.name} {self.pid}] {record['logger']}: {record['msg']}"
+                except (ValueError, KeyError, TypeError):
+                    level, message = logging.INFO, f"[{self.name} {self.pid}] {text}"
+                worker_log.log(level if isinstance(level, int) else logging.INFO, "%s", message)

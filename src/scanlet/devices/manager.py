@@ -1,0 +1,373 @@
+"""The device layer's facade for the job layer and the API: devices, capabilities, scans.
+
+One scan worker process per device, started on first use and stopped after ``idle_timeout``
+seconds without use; device listing runs in a worker of its own. Operations on one device are
+serialized; a second scan while one runs fails at once with DeviceBusy. A worker that crashes
+or hangs is discarded (the request fails with DriverCrashed/DriverTimeout) and the next request
+gets a fresh one. Capabilities are cached per device id for the life of the manager.
+
+Typical use::
+
+    manager = DeviceManager(DeviceOptions(sane_config_dir=..., incoming_dir=..., cache_key=...))
+    await manager.validate(settings)            # InvalidSetting & co. before anything moves
+    async with manager.scan(settings) as session:
+        async for page in session:              # ScannedPage: an encrypted file, now yours
+            ...
+    await manager.close()
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+from scanlet.devices.bridge import WorkerClient, WorkerConfig
+from scanlet.devices.validate import validate_settings
+from scanlet.errors import (
+    DeviceBusy,
+    DeviceNotFound,
+    DriverCrashed,
+    DriverTimeout,
+    DriverUnavailable,
+    ScanCancelled,
+    ScanletError,
+    error_from_dict,
+)
+from scanlet.models import Capabilities, Device, ScannedPage, ScanSettings, SourceCaps
+
+log = logging.getLogger(__name__)
+
+#: Seconds a cancelled scan may take to stop by itself before its worker is killed.
+CANCEL_GRACE = 5.0
+_LISTING = "*listing*"
+
+
+@dataclass(frozen=True)
+class DeviceOptions:
+    """Configuration of the device layer (from config.Settings and the home folder)."""
+
+    sane_config_dir: Path | None
+    incoming_dir: Path
+    cache_key: bytes
+    fsync: bool = True
+    idle_timeout: float = 60.0
+    progress_timeout: float = 60.0
+    start_timeout: float = 20.0
+
+
+class _Slot:
+    """One device's worker, its lock and its idle timer."""
+
+    def __init__(self, key: str) -> None:
+        self.key = key
+        self.lock = asyncio.Lock()
+        self.client: WorkerClient | None = None
+        self.session: ScanSession | None = None
+        self.idle: asyncio.TimerHandle | None = None
+        self.stopping: asyncio.Task[None] | None = None
+
+    def cancel_idle(self) -> None:
+        if self.idle is not None:
+            self.idle.cancel()
+            self.idle = None
+
+
+class DeviceManager:
+    """See the module docstring."""
+
+    def __init__(self, options: DeviceOptions) -> None:
+        self.options = options
+        self._config = WorkerConfig(incoming_dir=options.incoming_dir,
+                                    cache_key=options.cache_key, fsync=options.fsync,
+                                    sane_config_dir=options.sane_config_dir)
+        self._slots: dict[str, _Slot] = {}
+        self._devices: dict[str, Device] | None = None
+        self._caps: dict[str, Capabilities] = {}
+        self._sessions: set[ScanSession] = set()
+        self._closed = False
+
+    # -- public API --------------------------------------------------------------------------
+
+    async def list_devices(self) -> list[Device]:
+        """Every device the drivers see now (refreshes the cache ``get_device`` uses)."""
+        event = await self._call(_LISTING, "list")
+        devices = [Device.model_validate(d) for d in event.get("devices", [])]
+        self._devices = {d.id: d for d in devices}
+        return devices
+
+    async def get_device(self, device_id: str) -> Device:
+        """One device by id (listing again if it is not known yet); DeviceNotFound if absent."""
+        if self._devices is None or device_id not in self._devices:
+            await self.list_devices()
+        assert self._devices is not None
+        device = self._devices.get(device_id)
+        if device is None:
+            raise DeviceNotFound(f"no device {device_id!r}; list the devices to see their ids",
+                                 device=device_id)
+        return device
+
+    async def capabilities(self, device_id: str) -> Capabilities:
+        """Normalized capabilities of a device (read once per device, then cached)."""
+        cached = self._caps.get(device_id)
+        if cached is not None:
+            return cached
+        await self.get_device(device_id)
+        event = await self._call(device_id, "caps", device=device_id)
+        caps = Capabilities.model_validate(event["caps"])
+        self._caps[device_id] = caps
+        return caps
+
+    async def validate(self, settings: ScanSettings) -> SourceCaps:
+        """Check ``settings`` against the device before scanning; returns the source's caps.
+
+        Raises DeviceNotFound, UnsupportedSource or InvalidSetting (``detail.field`` names the
+        setting).
+        """
+        return validate_settings(settings, await self.capabilities(settings.device))
+
+    def scan(self, settings: ScanSettings) -> ScanSession:
+        """A scan of ``settings`` that starts when first iterated (validate it first)."""
+        if self._closed:
+            raise DriverUnavailable("the device manager is closed")
+        return ScanSession(self, settings)
+
+    def worker_pids(self) -> dict[str, int]:
+        """Device id -> pid of its live worker (the listing worker is not included)."""
+        return {key: slot.client.pid for key, slot in self._slots.items()
+                if key != _LISTING and slot.client is not None and slot.client.alive
+                and slot.client.pid is not None}
+
+    async def close(self) -> None:
+        """Cancel running scans and stop every worker."""
+        self._closed = True
+        for session in list(self._sessions):
+            await session.cancel(grace=1.0)
+        await asyncio.gather(*(self._stop_slot(slot) for slot in list(self._slots.values())),
+                             return_exceptions=True)
+        for slot in self._slots.values():
+            if slot.stopping is not None:
+                with contextlib.suppress(asyncio.CancelledError):
+                    await slot.stopping
+        self._slots.clear()
+
+    # -- internals used by ScanSession -------------------------------------------------------
+
+    def _slot(self, key: str) -> _Slot:
+        slot = self._slots.get(key)
+        if slot is None:
+            slot = self._slots[key] = _Slot(key)
+        return slot
+
+    async def _client(self, slot: _Slot) -> WorkerClient:
+        """The slot's live worker, starting a fresh one if needed (lock held)."""
+        if self._closed:
+            raise DriverUnavailable("the device manager is closed")
+        slot.cancel_idle()
+        client = slot.client
+        if client is not None and client.alive:
+            return client
+        if client is not None:
+            log.warning("worker for %s is gone (exit %s); starting a new one", slot.key,
+                        client.returncode)
+            await client.kill()
+        client = WorkerClient(self._config, name=slot.key,
+                              start_timeout=self.options.start_timeout)
+        slot.client = None
+        await client.start()
+        slot.client = client
+        return client
+
+    async def _discard(self, slot: _Slot) -> None:
+        """Forget a crashed or hung worker (killing it if needed)."""
+        client, slot.client = slot.client, None
+        if client is not None:
+            await client.kill()
+
+    def _release(self, slot: _Slot) -> None:
+        """After an operation: stop the worker once it stays idle for ``idle_timeout``."""
+        slot.cancel_idle()
+        if self._closed or slot.client is None:
+            return
+        loop = asyncio.get_running_loop()
+        slot.idle = loop.call_later(self.options.idle_timeout, self._idle_expired, slot)
+
+    def _idle_expired(self, slot: _Slot) -> None:
+        slot.idle = None
+        if slot.lock.locked() or slot.session is not None or slot.client is None:
+            return
+        slot.stopping = asyncio.get_running_loop().create_task(self._stop_idle(slot))
+
+    async def _stop_idle(self, slot: _Slot) -> None:
+        async with slot.lock:
+            if slot.session is None and slot.idle is None:
+                log.info("stopping idle worker for %s", slot.key)
+                await self._stop_slot(slot)
+
+    async def _stop_slot(self, slot: _Slot) -> None:
+        slot.cancel_idle()
+        client, slot.client = slot.client, None
+        if client is not None:
+            await client.stop()
+
+    async def _call(self, key: str, op: str, **fields: Any) -> dict[str, Any]:
+        slot = self._slot(key)
+        async with slot.lock:
+            try:
+                client = await self._client(slot)
+                return await client.call(op, self.options.progress_timeout, **fields)
+            except (DriverCrashed, DriverTimeout):
+                await self._discard(slot)
+                raise
+            finally:
+                self._release(slot)
+
+
+class ScanSession:
+    """One scan: iterate it for pages; see :meth:`__anext__` for how it ends.
+
+    Pages arrive as soon as the worker has stored them, whether or not someone is iterating;
+    iteration yields them in order. Also usable as ``async with`` (leaving the block early
+    cancels the scan).
+    """
+
+    def __init__(self, manager: DeviceManager, settings: ScanSettings) -> None:
+        self.settings = settings
+        self.pages_handed_over = 0
+        self._manager = manager
+        self._queue: asyncio.Queue[ScannedPage | BaseException | None] = asyncio.Queue()
+        self._task: asyncio.Task[None] | None = None
+        self._done = asyncio.Event()
+        self._cancel_requested = False
+        self._client: WorkerClient | None = None
+        self._request: int | None = None
+        self._finished = False
+
+    def __aiter__(self) -> AsyncIterator[ScannedPage]:
+        return self
+
+    async def __anext__(self) -> ScannedPage:
+        """The next page; StopAsyncIteration at the normal end.
+
+        Raises the scan's error after the pages that came before it: DeviceBusy (another scan
+        on the device), FeederEmpty, PaperJam & co., ScanCancelled (after :meth:`cancel`),
+        DriverCrashed, DriverTimeout, StorageError.
+        """
+        if self._finished:
+            raise StopAsyncIteration
+        self._ensure_started()
+        item = await self._queue.get()
+        if item is None:
+            self._finished = True
+            raise StopAsyncIteration
+        if isinstance(item, BaseException):
+            self._finished = True
+            raise item
+        return item
+
+    async def __aenter__(self) -> ScanSession:
+        self._ensure_started()
+        return self
+
+    async def __aexit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                        tb: TracebackType | None) -> None:
+        if not self._done.is_set():
+            await self.cancel()
+
+    async def cancel(self, grace: float = CANCEL_GRACE) -> None:
+        """Ask the scan to stop; kill its worker if it has not stopped after ``grace`` s.
+
+        Pages stored before the stop are still yielded; the iteration then raises
+        ScanCancelled. Returns once the scan has ended.
+        """
+        self._cancel_requested = True
+        if self._task is None:
+            self._queue.put_nowait(ScanCancelled(device=self.settings.device, pages=0))
+            self._done.set()
+            return
+        client, rid = self._client, self._request
+        if client is not None and rid is not None and not self._done.is_set():
+            with contextlib.suppress(ScanletError):
+                await client.send({"op": "cancel", "id": rid})
+        try:
+            await asyncio.wait_for(self._done.wait(), grace)
+        except TimeoutError:
+            if client is not None:
+                log.warning("scan on %s did not stop within %.1f s: killing its worker",
+                            self.settings.device, grace)
+                await client.kill()
+            await self._done.wait()
+
+    # -- the pump ----------------------------------------------------------------------------
+
+    def _ensure_started(self) -> None:
+        if self._task is None and not self._done.is_set():
+            self._task = asyncio.get_running_loop().create_task(
+                self._pump(), name=f"scan {self.settings.device}")
+
+    async def _pump(self) -> None:
+        manager = self._manager
+        device = self.settings.device
+        slot = manager._slot(device)
+        if slot.session is not None:
+            self._finish(DeviceBusy(f"{device} is already scanning; wait for that job",
+                                    device=device))
+            return
+        slot.session = self
+        manager._sessions.add(self)
+        try:
+            async with slot.lock:
+                if self._cancel_requested:
+                    raise ScanCancelled(device=device, pages=0)
+                try:
+                    client = await manager._client(slot)
+                    await self._run(client)
+                except (DriverCrashed, DriverTimeout) as exc:
+                    await manager._discard(slot)
+                    if self._cancel_requested:
+                        raise ScanCancelled(device=device, pages=self.pages_handed_over) \
+                            from exc
+                    exc.detail.setdefault("device", device)
+                    exc.detail["pages"] = self.pages_handed_over
+                    raise
+                finally:
+                    manager._release(slot)
+        except BaseException as exc:
+            self._finish(exc)
+            if not isinstance(exc, Exception):
+                raise
+        else:
+            self._finish(None)
+        finally:
+            slot.session = None
+            manager._sessions.discard(self)
+            self._client = self._request = None
+
+    async def _run(self, client: WorkerClient) -> None:
+        timeout = self._manager.options.progress_timeout
+        self._client = client
+        self._request = await client.request(
+            "scan", settings=self.settings.model_dump(mode="json"))
+        if self._cancel_requested:
+            await client.send({"op": "cancel", "id": self._request})
+        while True:
+            event = await client.next_event(self._request, timeout)
+            kind = event["ev"]
+            if kind == "page":
+                self._queue.put_nowait(ScannedPage.model_validate(event["page"]))
+                self.pages_handed_over += 1
+            elif kind == "done":
+                return
+            elif kind == "error":
+                error = error_from_dict(event.get("error") or {})
+                error.detail.setdefault("pages", self.pages_handed_over)
+                raise error
+
+    def _finish(self, outcome: BaseException | None) -> None:
+        self._queue.put_nowait(outcome)
+        self._done.set()

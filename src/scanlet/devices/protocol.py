@@ -1,0 +1,56 @@
+"""The scan worker's wire protocol: JSON objects, one per line, on stdin/stdout.
+
+Shared by the worker (``worker.py``) and the service side (``bridge.py``) so both agree on
+framing and names. Page pixels never travel here: pages are encrypted files handed over by path.
+
+Parent -> worker (``op``)::
+
+    {"op": "hello", "protocol": 1, "key": "<base64 cache key>", "incoming_dir": "/abs",
+     "fsync": true, "log_level": "INFO"}                       first line, exactly once
+    {"op": "list", "id": 1}
+    {"op": "caps", "id": 2, "device": "sane:test:0"}
+    {"op": "scan", "id": 3, "settings": {...ScanSettings...}}
+    {"op": "cancel", "id": 3}                                   while scan 3 runs
+    {"op": "shutdown"}
+
+Worker -> parent (``ev``)::
+
+    {"ev": "ready", "protocol": 1, "pid": 123, "driver": "sane", "driver_version": "1.1.1"}
+    {"ev": "error", "error": {code, message, detail}}           start-up failed (then exits)
+    {"ev": "devices", "id": 1, "devices": [...Device...]}
+    {"ev": "caps", "id": 2, "caps": {...Capabilities...}}
+    {"ev": "progress", "id": 3, "page": 0, "lines": 1200, "total": 3507}
+    {"ev": "page", "id": 3, "page": {...ScannedPage...}}
+    {"ev": "done", "id": 3, "pages": 10}
+    {"ev": "error", "id": 3, "error": {code, message, detail}, "pages": 2}
+    {"ev": "bye"}                                               answer to shutdown
+
+Every request ends with exactly one ``devices``, ``caps``, ``done`` or ``error`` event carrying
+its id. ``progress`` events are liveness signals: the service treats a scan that sends nothing
+for ``progress_timeout`` seconds as hung.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from typing import Any
+
+PROTOCOL_VERSION = 1
+WORKER_MODULE = "scanlet.devices.worker"
+
+#: Events that end a request.
+FINAL_EVENTS = frozenset({"devices", "caps", "done", "error"})
+
+
+def dumps(message: Mapping[str, Any]) -> bytes:
+    """One protocol line (compact JSON + newline)."""
+    return json.dumps(message, separators=(",", ":"), ensure_ascii=False).encode() + b"\n"
+
+
+def loads(line: bytes | str) -> dict[str, Any]:
+    """Parse one protocol line; raises ValueError for anything but a JSON object."""
+    value = json.loads(line)
+    if not isinstance(value, dict):
+        raise ValueError(f"protocol line is not an object: {line!r:.80}")
+    return value

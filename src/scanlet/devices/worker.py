@@ -1,0 +1,309 @@
+"""The scan worker process: ``python -m scanlet.devices.worker --parent-pid PID``.
+
+Driver code (libsane and its backends, which are C and may crash or hang) runs only here, one
+process per device, so a failing driver costs a job, never the service. The service starts it
+with ``bridge.WorkerClient`` and speaks the JSON-lines protocol of ``protocol.py`` on
+stdin/stdout; logs go to stderr as JSON lines that the service re-logs.
+
+Threads: the main thread reads requests (so ``cancel`` is handled while a scan runs), one
+driver thread runs list/caps/scan one at a time, and the driver's page pipeline has its own.
+The worker exits when stdin closes, on ``shutdown``, and when its parent dies (Linux
+``PR_SET_PDEATHSIG`` plus polling the parent pid everywhere).
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import binascii
+import contextlib
+import ctypes
+import ctypes.util
+import json
+import logging
+import os
+import signal
+import sys
+import threading
+import time
+import traceback
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import IO, Any
+
+from pydantic import ValidationError
+
+from scanlet.devices.driver import Driver
+from scanlet.devices.pipeline import PageStore
+from scanlet.devices.protocol import PROTOCOL_VERSION, dumps, loads
+from scanlet.errors import (
+    DeviceBusy,
+    DriverError,
+    DriverUnavailable,
+    InvalidSetting,
+    RequestError,
+    ScanletError,
+)
+from scanlet.models import ScannedPage, ScanSettings
+
+log = logging.getLogger(__name__)
+
+#: Seconds a shutdown waits for a running driver call before the process exits anyway.
+SHUTDOWN_GRACE = 3.0
+PARENT_POLL_INTERVAL = 1.0
+_PR_SET_PDEATHSIG = 1
+
+
+class _JsonLogFormatter(logging.Formatter):
+    """One JSON object per record, so multi-line messages survive the trip to the service."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        message = record.getMessage()
+        if record.exc_info:
+            message += "\n" + self.formatException(record.exc_info)
+        return json.dumps({"level": record.levelname, "logger": record.name, "msg": message})
+
+
+def _setup_logging(level: str) -> None:
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(_JsonLogFormatter())
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(level)
+    logging.getLogger("PIL").setLevel(max(logging.INFO, root.level))
+
+
+def _claim_stdout() -> IO[bytes]:
+    """The protocol stream: a private copy of fd 1, with fd 1 itself pointed at stderr.
+
+    C libraries (SANE backends) may print to stdout; that must never corrupt the protocol.
+    """
+    protocol_fd = os.dup(1)
+    os.dup2(2, 1)
+    sys.stdout = sys.stderr
+    return os.fdopen(protocol_fd, "wb", buffering=1 << 16)
+
+
+def _die_with_parent(parent_pid: int) -> None:
+    """Exit when the service dies, even if it is killed with SIGKILL."""
+    if sys.platform.startswith("linux"):
+        try:
+            libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
+            if libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0) != 0:
+                log.warning("prctl(PR_SET_PDEATHSIG) failed: errno %d", ctypes.get_errno())
+        except OSError as exc:
+            log.warning("cannot load libc for prctl: %s", exc)
+    if parent_pid and os.getppid() != parent_pid:
+        os._exit(0)  # the parent died before the death signal was armed
+
+    def watch() -> None:
+        while True:
+            time.sleep(PARENT_POLL_INTERVAL)
+            if os.getppid() != parent_pid:
+                os._exit(0)
+
+    if parent_pid:
+        threading.Thread(target=watch, name="parent-watch", daemon=True).start()
+
+
+def _trim_memory() -> None:
+    """Give freed page buffers back to the OS after a scan (glibc keeps them otherwise)."""
+    if sys.platform.startswith("linux"):
+        with contextlib.suppress(OSError, AttributeError):
+            ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6").malloc_trim(0)
+
+
+class _Channel:
+    """Writes protocol events; safe from every thread."""
+
+    def __init__(self, out: IO[bytes]) -> None:
+        self._out = out
+        self._lock = threading.Lock()
+
+    def send(self, message: dict[str, Any]) -> None:
+        data = dumps(message)
+        with self._lock:
+            self._out.write(data)
+            self._out.flush()
+
+
+def _open_driver(store: PageStore) -> Driver:
+    try:
+        from scanlet.devices.sane_driver import SaneDriver
+    except ImportError as exc:
+        raise DriverUnavailable(f"python-sane cannot be loaded: {exc}; install libsane and "
+                                "python-sane") from exc
+    return SaneDriver(store)
+
+
+def _as_scanlet_error(exc: BaseException) -> ScanletError:
+    if isinstance(exc, ScanletError):
+        return exc
+    if isinstance(exc, ValidationError):
+        errors = exc.errors()
+        field = ".".join(str(p) for p in errors[0]["loc"]) if errors else None
+        message = errors[0]["msg"] if errors else str(exc)
+        return InvalidSetting(f"invalid scan settings: {message}", field=field)
+    log.error("driver failure: %s", "".join(traceback.format_exception(exc)))
+    return DriverError(f"the driver failed unexpectedly: {exc!r}")
+
+
+class Worker:
+    """Dispatches requests to the driver; see the module docstring for the threads."""
+
+    def __init__(self, driver: Driver, channel: _Channel) -> None:
+        self._driver = driver
+        self._channel = channel
+        self._pool = ThreadPoolExecutor(1, thread_name_prefix="driver")
+        self._lock = threading.Lock()
+        self._running: int | None = None
+        self._cancel_events: dict[int, threading.Event] = {}
+
+    def handle(self, message: dict[str, Any]) -> bool:
+        """Handle one request; False once the worker should exit."""
+        op = message.get("op")
+        rid = message.get("id")
+        if op == "shutdown":
+            return False
+        if op == "cancel":
+            self._cancel(rid)
+            return True
+        if op not in ("list", "caps", "scan") or not isinstance(rid, int):
+            self._channel.send({"ev": "error", "id": rid, "pages": 0, "error": RequestError(
+                f"unknown request {op!r}").to_dict()})
+            return True
+        with self._lock:
+            if self._running is not None:
+                busy = DeviceBusy(f"the worker is busy with request {self._running}")
+                self._channel.send({"ev": "error", "id": rid, "pages": 0,
+                                    "error": busy.to_dict()})
+                return True
+            self._running = rid
+            cancelled = threading.Event()
+            self._cancel_events[rid] = cancelled
+        self._pool.submit(self._run, op, rid, message, cancelled)
+        return True
+
+    def shutdown(self) -> None:
+        """Cancel what runs, give it a moment, release the driver."""
+        with self._lock:
+            for event in self._cancel_events.values():
+                event.set()
+        self._driver.cancel()
+        self._pool.shutdown(wait=False, cancel_futures=True)
+        deadline = time.monotonic() + SHUTDOWN_GRACE
+        while self._running is not None and time.monotonic() < deadline:
+            time.sleep(0.02)
+        if self._running is None:
+            self._driver.close()
+
+    def _cancel(self, rid: Any) -> None:
+        with self._lock:
+            event = self._cancel_events.get(rid) if isinstance(rid, int) else None
+        if event is not None:
+            log.info("cancelling request %s", rid)
+            event.set()
+            self._driver.cancel()
+
+    def _run(self, op: str, rid: int, message: dict[str, Any],
+             cancelled: threading.Event) -> None:
+        pages = 0
+
+        def emit(page: ScannedPage) -> None:
+            nonlocal pages
+            pages += 1
+            self._channel.send({"ev": "page", "id": rid, "page": page.model_dump(mode="json")})
+
+        def progress(page: int, lines: int, total: int) -> None:
+            self._channel.send({"ev": "progress", "id": rid, "page": page, "lines": lines,
+                                "total": total})
+
+        final: dict[str, Any]
+        try:
+            if op == "list":
+                devices = self._driver.list_devices()
+                final = {"ev": "devices", "devices": [d.model_dump(mode="json")
+                                                      for d in devices]}
+            elif op == "caps":
+                caps = self._driver.capabilities(str(message.get("device", "")))
+                final = {"ev": "caps", "caps": caps.model_dump(mode="json")}
+            else:
+                settings = ScanSettings.model_validate(message.get("settings") or {})
+                final = {"ev": "done", "pages": self._driver.scan(settings, emit, cancelled,
+                                                                  progress)}
+        except BaseException as exc:
+            error = _as_scanlet_error(exc)
+            log.info("request %s (%s) failed: %s %s", rid, op, error.code, error.message)
+            final = {"ev": "error", "pages": pages, "error": error.to_dict()}
+        if op == "scan":
+            _trim_memory()
+        with self._lock:  # free before answering: the parent may send the next request at once
+            self._running = None
+            self._cancel_events.pop(rid, None)
+        self._channel.send({**final, "id": rid})
+
+
+def _read_hello(stdin: IO[bytes]) -> tuple[PageStore, str] | None:
+    line = stdin.readline()
+    if not line:
+        return None
+    hello = loads(line)
+    if hello.get("op") != "hello" or hello.get("protocol") != PROTOCOL_VERSION:
+        raise DriverError(f"unexpected handshake {hello.get('op')!r} "
+                          f"(protocol {hello.get('protocol')!r}, want {PROTOCOL_VERSION})")
+    try:
+        key = base64.b64decode(str(hello["key"]), validate=True)
+        incoming = Path(str(hello["incoming_dir"]))
+    except (KeyError, binascii.Error) as exc:
+        raise DriverError(f"bad handshake: {exc}") from exc
+    if not incoming.is_dir():
+        raise DriverError(f"incoming folder {incoming} does not exist")
+    store = PageStore(incoming_dir=incoming, key=key, fsync=bool(hello.get("fsync", True)))
+    return store, str(hello.get("log_level") or "INFO")
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the worker until stdin closes or ``shutdown``; returns the exit status."""
+    parser = argparse.ArgumentParser(prog="python -m scanlet.devices.worker")
+    parser.add_argument("--parent-pid", type=int, default=0)
+    args = parser.parse_args(argv)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is for the service, not for us
+    channel = _Channel(_claim_stdout())
+    _setup_logging("INFO")
+    _die_with_parent(args.parent_pid)
+    stdin = sys.stdin.buffer
+    try:
+        hello = _read_hello(stdin)
+        if hello is None:
+            return 0
+        store, level = hello
+        _setup_logging(level)
+        driver = _open_driver(store)
+    except BaseException as exc:
+        error = _as_scanlet_error(exc)
+        channel.send({"ev": "error", "error": error.to_dict()})
+        return 1
+    channel.send({"ev": "ready", "protocol": PROTOCOL_VERSION, "pid": os.getpid(),
+                  "driver": driver.name,
+                  "driver_version": getattr(driver, "version", "")})
+    worker = Worker(driver, channel)
+    try:
+        for line in stdin:
+            try:
+                message = loads(line)
+            except ValueError as exc:
+                log.warning("ignoring a malformed request: %s", exc)
+                continue
+            if not worker.handle(message):
+                break
+    finally:
+        worker.shutdown()
+        with contextlib.suppress(OSError):
+            channel.send({"ev": "bye"})
+    return 0
+
+
+if __name__ == "__main__":
+    code = main()
+    sys.stderr.flush()
+    os._exit(code)  # don't wait for a driver thread stuck in C

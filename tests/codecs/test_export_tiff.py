@@ -1,0 +1,86 @@
+"""Multi-page TIFF export, checked with Pillow: frames, compression, dpi, lossless pixels."""
+
+from __future__ import annotations
+
+import io
+
+import numpy as np
+import pytest
+from PIL import Image, TiffImagePlugin
+
+from scanlet.buffer import PageStore
+from scanlet.codecs import tiff as tiff_module
+from scanlet.codecs.export import export_pages
+from scanlet.codecs.tiff import frame_bound
+from scanlet.errors import ExportError
+from scanlet.models import PageInfo
+from tests.buffer.testdata import NonSeekable, decoded, make_jpeg, make_png
+
+PREDICTOR = 317
+
+
+def frames(data: bytes) -> list[tuple[Image.Image, dict[str, object]]]:
+    image = Image.open(io.BytesIO(data))
+    assert isinstance(image, TiffImagePlugin.TiffImageFile)
+    result = []
+    for index in range(image.n_frames):
+        image.seek(index)
+        image.load()
+        info = {"dpi": image.info.get("dpi"), "compression": image.info.get("compression"),
+                "predictor": image.tag_v2.get(PREDICTOR)}
+        result.append((image.copy(), info))
+    return result
+
+
+@pytest.fixture
+def mixed(store: PageStore, document: str) -> list[PageInfo]:
+    return [
+        store.add_image(document, make_jpeg(120, 90), "jpeg", dpi=300),
+        store.add_image(document, make_png(200, 100, mode="1"), "png", dpi=200),
+        store.add_image(document, make_png(90, 60, mode="L"), "png", dpi=150),
+        store.add_image(document, make_png(64, 48, mode="I;16"), "png", dpi=600),
+        store.add_image(document, make_png(50, 40, mode="RGB"), "png", dpi=75),
+    ]
+
+
+def test_frames_compression_dpi_and_pixels(store: PageStore, mixed: list[PageInfo]) -> None:
+    out = io.BytesIO()
+    assert export_pages(store, [p.id for p in mixed], "tiff", out) == "image/tiff"
+    got = frames(out.getvalue())
+    assert len(got) == len(mixed)
+    expected_compression = ["tiff_lzw", "group4", "tiff_lzw", "tiff_lzw", "tiff_lzw"]
+    for (frame, info), page, compression in zip(got, mixed, expected_compression, strict=True):
+        assert info["compression"] == compression
+        assert info["dpi"] == pytest.approx((page.dpi, page.dpi))
+        if compression == "tiff_lzw":
+            assert info["predictor"] == 2
+        original = decoded(store.read_original(page.id))
+        assert frame.mode == original.mode and frame.size == original.size
+        assert np.array_equal(np.asarray(frame), np.asarray(original)), page.mode
+
+
+def test_non_seekable_destination(store: PageStore, mixed: list[PageInfo]) -> None:
+    sink = NonSeekable()
+    export_pages(store, [mixed[1].id, mixed[0].id], "tiff", sink.sink)
+    got = frames(bytes(sink.buffer))
+    assert [f.size for f, _ in got] == [(200, 100), (120, 90)]
+
+
+def test_size_limit_is_refused_before_writing_past_it(
+    store: PageStore, mixed: list[PageInfo], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    out = io.BytesIO()
+    one = io.BytesIO()
+    export_pages(store, [mixed[0].id], "tiff", one)
+    limit = len(one.getvalue()) + frame_bound(mixed[0]) + 1
+    monkeypatch.setattr(tiff_module, "SIZE_LIMIT", limit)
+    with pytest.raises(ExportError, match="4 GiB") as caught:
+        export_pages(store, [mixed[0].id, mixed[0].id, mixed[0].id], "tiff", out)
+    assert caught.value.detail["page_index"] in (1, 2)
+
+
+def test_frame_bound_covers_real_frames(mixed: list[PageInfo]) -> None:
+    a4 = mixed[0].model_copy(update={"width": 2480, "height": 3507})
+    assert frame_bound(a4) > 2480 * 3507 * 3
+    bw = mixed[1].model_copy(update={"width": 2480, "height": 3507})
+    assert frame_bound(bw) < 2480 * 3507 // 4

@@ -1,0 +1,119 @@
+"""Unit tests of page encoding and the bounded, ordered page pipeline (no device involved)."""
+
+from __future__ import annotations
+
+import io
+import secrets
+import threading
+import time
+from pathlib import Path
+
+import pytest
+from PIL import Image
+
+from scanlet.crypto import read_encrypted
+from scanlet.devices.encode import RawPage, encode_page
+from scanlet.devices.pipeline import PagePipeline, PageStore
+from scanlet.errors import StorageError
+from scanlet.models import ColorMode, Compression, ScannedPage, Source
+
+pytestmark = pytest.mark.timeout(30)
+
+
+def _raw(image: Image.Image, mode: ColorMode, depth: int = 8, **kw: object) -> RawPage:
+    layout = {"RGB": "rgb8", "L": "gray8"}[image.mode]
+    stride = image.width * (3 if image.mode == "RGB" else 1)
+    return RawPage(data=bytearray(image.tobytes()), layout=layout,  # type: ignore[arg-type]
+                   width=image.width, height=image.height, stride=stride, mode=mode,
+                   bit_depth=depth, dpi=200.0, source=Source.FEEDER, **kw)  # type: ignore
+
+
+def _open(data: bytes) -> Image.Image:
+    image = Image.open(io.BytesIO(data))
+    image.load()
+    return image
+
+
+def test_encoding_rules() -> None:
+    colour = Image.radial_gradient("L").convert("RGB").resize((300, 200))
+    jpeg = encode_page(_raw(colour, ColorMode.COLOR), Compression.AUTO, 90)
+    assert (jpeg.format, jpeg.width, jpeg.height) == ("jpeg", 300, 200)
+    assert _open(jpeg.data).info["dpi"] == (200, 200)
+
+    lossless = encode_page(_raw(colour, ColorMode.COLOR), Compression.LOSSLESS, 90)
+    assert lossless.format == "png"
+    assert _open(lossless.data).tobytes() == colour.tobytes()
+
+    grey = encode_page(_raw(colour, ColorMode.GRAY), Compression.JPEG, 90)  # converted
+    assert grey.format == "jpeg" and _open(grey.data).mode == "L"
+
+    bw = encode_page(_raw(colour.convert("L"), ColorMode.BW, 1), Compression.JPEG, 90)
+    image = _open(bw.data)
+    assert (bw.format, image.mode, bw.bit_depth) == ("png", "1", 1)  # never JPEG
+
+
+def test_sane_one_bit_layout_means_black_is_one() -> None:
+    # 16 pixels a line: first byte all black (bits set), second byte all white
+    raw = RawPage(data=bytes([0xFF, 0x00]) * 4, layout="bw1", width=16, height=4, stride=2,
+                  mode=ColorMode.BW, bit_depth=1, dpi=300.0, source=Source.FLATBED)
+    image = _open(encode_page(raw, Compression.AUTO, 85).data)
+    assert image.getpixel((0, 0)) == 0 and image.getpixel((15, 3)) == 255
+
+
+def test_pipeline_is_ordered_bounded_and_stores_encrypted_files(tmp_path: Path) -> None:
+    key = secrets.token_bytes(32)
+    emitted: list[ScannedPage] = []
+    alive = 0
+    peak = 0
+    lock = threading.Lock()
+
+    def release() -> None:
+        nonlocal alive
+        with lock:
+            alive -= 1
+
+    pipe = PagePipeline(PageStore(tmp_path, key, fsync=False), emitted.append,
+                        compression=Compression.AUTO, jpeg_quality=80, depth=2, encoders=2)
+    for i in range(8):
+        pipe.wait_for_room()
+        with lock:
+            alive += 1  # the page being "scanned" counts
+            peak = max(peak, alive)
+        shade = Image.new("RGB", (400 + i, 300), (i * 30, 0, 0))
+        pipe.submit(_raw(shade, ColorMode.COLOR, release=release))
+    assert pipe.finish() == 8
+    assert peak <= 2
+    assert [p.width for p in emitted] == [400 + i for i in range(8)]  # scan order
+    for i, page in enumerate(emitted):
+        image = _open(read_encrypted(Path(page.path), key))
+        assert image.size == (400 + i, 300)
+        assert abs(image.getpixel((5, 5))[0] - i * 30) < 8  # type: ignore[index]
+
+
+def test_storage_failure_stops_after_the_pages_already_stored(tmp_path: Path) -> None:
+    incoming = tmp_path / "incoming"
+    incoming.mkdir()
+    emitted: list[ScannedPage] = []
+
+    def emit(page: ScannedPage) -> None:
+        emitted.append(page)
+        if len(emitted) == 2:  # the disk "goes away" after two pages
+            _remove_all(incoming)
+
+    pipe = PagePipeline(PageStore(incoming, secrets.token_bytes(32), fsync=False), emit,
+                        compression=Compression.AUTO, jpeg_quality=80, depth=1, encoders=1)
+    with pytest.raises(StorageError):
+        for _ in range(5):
+            pipe.wait_for_room()
+            pipe.submit(_raw(Image.new("RGB", (64, 64)), ColorMode.COLOR))
+            time.sleep(0.05)
+        pipe.finish()
+    with pytest.raises(StorageError):
+        pipe.finish()
+    assert len(emitted) == 2
+
+
+def _remove_all(folder: Path) -> None:
+    for child in folder.iterdir():
+        child.unlink()
+    folder.rmdir()
