@@ -52,7 +52,13 @@ def main() -> None:
     if mode == "kill-after-move":
         store.fsync_dir = die  # runs right after the rename
     elif mode == "kill-after-commit":
-        page_store.ram_cache.put = die  # type: ignore[method-assign]  # runs after COMMIT
+        insert = page_store._insert
+
+        def insert_then_die(*args: object, **kwargs: object) -> object:
+            insert(*args, **kwargs)  # type: ignore[arg-type]  # the row is committed here
+            die()
+
+        page_store._insert = insert_then_die  # type: ignore[method-assign,assignment]
     elif mode == "kill-during-delete":
         first = page_store.list_pages(document_id)[0].id
         files.PageFiles.remove_pages = die  # type: ignore[method-assign,assignment]

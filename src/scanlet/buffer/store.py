@@ -198,8 +198,7 @@ class PageStore:
         """Take ownership of a scanned page's encrypted file and append it to a document.
 
         The file must be in ``cache/incoming``. It is decrypted once to check the key, the
-        integrity tag and the image header (the bytes then go to the RAM cache, since a viewer
-        usually asks for a new page at once), moved to ``cache/pages`` and indexed. On any
+        integrity tag and the image header, moved to ``cache/pages`` and indexed. On any
         error the file stays where it was. Where the worker's declared size, mode or bit depth
         disagree with the file, the file wins (and a warning is logged).
         Raises DocumentNotFound, PageCorrupt (wrong key, damaged, not the declared format) or
@@ -303,7 +302,8 @@ class PageStore:
         finally:
             with self._lock:
                 self._adding.discard(page_id)
-        self._cache.put(("o", page_id, ""), data)
+        # Not put in the RAM cache: a long job would fill it with originals nobody asked for
+        # (viewers ask for thumbnails); the service's peak memory stays flat during a job.
         return info
 
     def _insert(

@@ -14,6 +14,7 @@ from scanlet.config import Home, Settings
 from scanlet.errors import ConfigError
 from scanlet.service.instance import InstanceLock
 from scanlet.service.logs import configure
+from scanlet.service.memory import limit_heap_growth
 from scanlet.service.runtime import Runtime
 
 log = logging.getLogger(__name__)
@@ -41,6 +42,7 @@ def serve(home: Home, settings: Settings, *, demo: bool,
     """Run the service in the foreground until SIGINT/SIGTERM."""
     home.create()
     configure(home.log, settings.log_level)
+    limit_heap_growth()
     with InstanceLock(home.port_lock) as lock:
         sock = bind(settings.host, settings.port)
         port = sock.getsockname()[1]
