@@ -29,8 +29,10 @@ import httpx
 from websockets.sync.client import connect
 
 ROOT = Path(__file__).resolve().parent.parent
+# jpeg_quality 75 is scanimage's own default, so both sides encode the same JPEG.
 JOB = {"device": "sane:test:0", "source": "feeder", "mode": "color", "resolution": 300,
-       "paper_size": "A4", "pages": "all", "raw_options": {"test_picture": "Color pattern"}}
+       "paper_size": "A4", "pages": "all", "jpeg_quality": 75,
+       "raw_options": {"test_picture": "Color pattern"}}
 SCANIMAGE = ["scanimage", "-d", "test:0", "--source", "Automatic Document Feeder",
              "--mode", "Color", "--resolution", "300", "--test-picture", "Color pattern",
              "-x", "210", "-y", "297", "--format=jpeg"]

@@ -41,6 +41,8 @@ log = logging.getLogger(__name__)
 PREFIX = "sane:"
 #: Seconds between progress callbacks while a page is read (a liveness signal, not a UI feed).
 PROGRESS_INTERVAL = 0.5
+#: Seconds a backend reader thread gets to start before a failed frame is cancelled.
+READER_SETTLE = 0.05
 
 
 def native_name(device_id: str) -> str:
@@ -173,8 +175,12 @@ class SaneDriver:
                 started = time.monotonic()
                 try:
                     handle.start()
-                    page = self._read_frame(handle, reader, pool, applied,
-                                            _throttled(progress, index))
+                    try:
+                        page = self._read_frame(handle, reader, pool, applied,
+                                                _throttled(progress, index))
+                    except ScanletError:
+                        _let_reader_start(started)
+                        raise
                 except FeederEmpty:
                     if index == 0:
                         raise
@@ -205,6 +211,21 @@ class SaneDriver:
         # python-sane reads 16-bit frames wrongly unless asked for 16-bit samples (it reads half
         # lines), so always take them and let the encoder reduce colour to 8 bits.
         return _snap_page(handle.snap(allow_16bit=True, progress=progress), applied)
+
+
+def _let_reader_start(started: float) -> None:
+    """Before cancelling a frame that failed at once, give the backend's reader a moment.
+
+    sane-backends' ``sanei_thread`` runs reader threads with *asynchronous* cancellation;
+    cancelling one while it is still starting can leave a libc/loader lock held, after which
+    every thread creation in the process hangs (seen with the ``test`` backend when
+    ``sane_read`` fails right after ``sane_start``: about 1 in 40 fresh workers hung). A
+    worker hung that way is caught by the progress timeout; this pause makes it rare. It only
+    costs time on a frame that failed within READER_SETTLE seconds of its start.
+    """
+    remaining = READER_SETTLE - (time.monotonic() - started)
+    if remaining > 0:
+        time.sleep(remaining)
 
 
 def _throttled(progress: ProgressSink | None, index: int) -> Callable[[int, int], None] | None:
