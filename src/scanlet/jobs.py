@@ -15,7 +15,7 @@ from typing import Any
 
 from scanlet.buffer.store import PageStore
 from scanlet.devices.manager import DeviceManager, ScanSession
-from scanlet.errors import JobStateError, ScanCancelled, ScanletError
+from scanlet.errors import DeviceBusy, JobStateError, ScanCancelled, ScanletError
 from scanlet.models import ErrorInfo, JobInfo, JobRequest, JobState
 
 log = logging.getLogger(__name__)
@@ -59,7 +59,15 @@ class JobManager:
         return interrupted
 
     async def create(self, request: JobRequest) -> JobInfo:
-        """Validate the request against the device, then start the job in the background."""
+        """Validate the request against the device, then start the job in the background.
+
+        A device runs one job at a time: a second job for a device with one still running is
+        refused with DeviceBusy (409) before anything is created.
+        """
+        for other in self._jobs.values():
+            if other.info.settings.device == request.device and not other.info.state.finished:
+                raise DeviceBusy(f"{request.device} is scanning for job {other.info.id}; wait "
+                                 "for it to finish or cancel it", job=other.info.id)
         if "jpeg_quality" not in request.model_fields_set:
             request = request.model_copy(update={"jpeg_quality": self.default_jpeg_quality})
         caps = await self.devices.validate(request.scan_settings())

@@ -153,3 +153,15 @@ def test_cancel_running_job_keeps_stored_pages(service: Service) -> None:
         pages = http.get(f"/v1/documents/{job['document_id']}/pages").json()
         assert len(pages) == final["pages_stored"]
         assert_problem(http.post(f"/v1/jobs/{job['id']}/cancel"), 409, "job_state")
+
+
+def test_second_job_on_busy_device_is_refused(service: Service) -> None:
+    slow = {**FEEDER_JOB, "resolution": 75,
+            "raw_options": {"read_delay": True, "read_delay_duration": 20000}}
+    with service.client() as http:
+        first = http.post("/v1/jobs", json=slow).json()
+        body = assert_problem(http.post("/v1/jobs", json=slow), 409, "device_busy")
+        assert body["job"] == first["id"]
+        http.post(f"/v1/jobs/{first['id']}/cancel")
+    final = job_events(service.url, first["id"])[-1]["job"]
+    assert final["state"] in ("cancelled", "completed")

@@ -117,3 +117,23 @@ def _remove_all(folder: Path) -> None:
     for child in folder.iterdir():
         child.unlink()
     folder.rmdir()
+
+
+def test_a_slow_disk_holds_the_scan_back(tmp_path: Path) -> None:
+    emitted: list[ScannedPage] = []
+
+    def slow_emit(page: ScannedPage) -> None:
+        time.sleep(0.03)
+        emitted.append(page)
+
+    pipe = PagePipeline(PageStore(tmp_path, secrets.token_bytes(32), fsync=False), slow_emit,
+                        compression=Compression.AUTO, jpeg_quality=80, depth=2, encoders=2)
+    backlog = []
+    for _ in range(10):
+        pipe.wait_for_room()
+        pipe.submit(_raw(Image.new("RGB", (32, 32)), ColorMode.COLOR))
+        backlog.append(pipe.emitted)
+    assert pipe.finish() == 10
+    # pages submitted but not yet written never exceed 2 * depth
+    assert max(i + 1 - done for i, done in enumerate(backlog)) <= 4
+    assert max(i + 1 - done for i, done in enumerate(backlog)) >= 3  # it did queue up

@@ -95,10 +95,14 @@ def test_demo_config_with_system_backends(tmp_path: Path) -> None:
     (system / "epson2.conf").write_text("usb\n")
     target = tmp_path / "cfg"
     target.mkdir()
-    (target / "stale.conf").write_text("old")
+    (target / "stale.conf").symlink_to(system / "gone.conf")  # left by an earlier run
+    (target / "pixma.conf").write_text("# the user's own\n")
     folder = prepare_demo_config(target, include_system=True, system_dir=system)
     assert enabled_backends(folder / "dll.conf") == ["test", "pnm", "net", "epson2"]
     assert "geometry_max 432.0" in (folder / "test.conf").read_text()  # ours wins
     assert (folder / "epson2.conf").resolve() == (system / "epson2.conf").resolve()
     assert (folder / "dll.d" / "airscan").read_text() == "airscan\n"
-    assert not (folder / "stale.conf").exists()
+    assert not (folder / "stale.conf").is_symlink()
+    assert (folder / "pixma.conf").read_text() == "# the user's own\n"
+    prepare_demo_config(target, include_system=False, system_dir=system)
+    assert sorted(p.name for p in folder.iterdir()) == ["dll.conf", "pixma.conf", "test.conf"]

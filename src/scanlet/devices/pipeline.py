@@ -8,8 +8,9 @@
 Reading a page from the device, encoding it and writing it encrypted each take tens of
 milliseconds for an A4 colour page; running them one after the other would add them up.
 Memory stays bounded: at most ``depth`` raw pages exist at once (the one being scanned
-counts), because :meth:`PagePipeline.wait_for_room` blocks the scan thread until an encoder
-has released a page. Pages are emitted strictly in scan order, each only after its file is
+counts) and at most ``2 * depth`` pages wait to be written, because
+:meth:`PagePipeline.wait_for_room` blocks the scan thread until an encoder (or the writer, on a
+slow disk) has caught up. Pages are emitted strictly in scan order, each only after its file is
 complete on disk, so a receiver never learns about a half-written page.
 """
 
@@ -87,6 +88,7 @@ class PagePipeline:
         self._ready: queue.Queue[Future[EncodedPage] | None] = queue.Queue()
         self._cond = threading.Condition()
         self._raw_in_flight = 0
+        self._unwritten = 0
         self._error: BaseException | None = None
         self._emitted = 0
         self._finished = False
@@ -101,7 +103,8 @@ class PagePipeline:
     def wait_for_room(self) -> None:
         """Block until another raw page may exist; raise the pipeline's first error, if any."""
         with self._cond:
-            while self._raw_in_flight >= self._depth and self._error is None:
+            while (self._raw_in_flight >= self._depth
+                   or self._unwritten >= 2 * self._depth) and self._error is None:
                 self._cond.wait()
             self._raise_if_failed()
 
@@ -110,6 +113,7 @@ class PagePipeline:
         with self._cond:
             self._raise_if_failed()
             self._raw_in_flight += 1
+            self._unwritten += 1
         self._ready.put(self._pool.submit(self._encode, raw))
 
     def finish(self) -> int:
@@ -141,10 +145,10 @@ class PagePipeline:
             future = self._ready.get()
             if future is None:
                 return
-            if self._error is not None:
-                future.cancel()
-                continue  # keep pages contiguous: nothing after a failed page is emitted
             try:
+                if self._error is not None:
+                    future.cancel()
+                    continue  # keep pages contiguous: nothing after a failed page is emitted
                 page = self._store.write(future.result())
                 self._emit(page)
                 self._emitted += 1
@@ -152,6 +156,9 @@ class PagePipeline:
                 log.error("storing a scanned page failed: %s", exc)
                 with self._cond:
                     self._error = exc
+            finally:
+                with self._cond:
+                    self._unwritten -= 1
                     self._cond.notify_all()
 
     def _raise_if_failed(self) -> None:

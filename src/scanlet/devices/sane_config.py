@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import logging
 import os
-import shutil
 from importlib import resources
 from pathlib import Path
 
@@ -46,15 +45,14 @@ def prepare_demo_config(target_dir: Path, include_system: bool,
     """Write the effective SANE config folder into ``target_dir`` and return it.
 
     The returned path is meant for ``SANE_CONFIG_DIR`` (``DeviceOptions.sane_config_dir``).
-    Files are rewritten on every call, so edits to the system config show up at the next
-    start.
+    Our files and the links are rewritten on every call, so edits to the system config show
+    up at the next start; other files already in ``target_dir`` (a backend config the user put
+    there) are left alone and take precedence over the system's.
     """
     target_dir.mkdir(parents=True, exist_ok=True)
     for stale in target_dir.iterdir():
-        if stale.is_symlink() or stale.is_file():
+        if stale.is_symlink() or stale.name in _PACKAGE_FILES:
             stale.unlink()
-        elif stale.is_dir():
-            shutil.rmtree(stale)
     shipped = resources.files("scanlet.devices") / "sane_config"
     for name in _PACKAGE_FILES:
         (target_dir / name).write_bytes((shipped / name).read_bytes())

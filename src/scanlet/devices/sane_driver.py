@@ -8,16 +8,19 @@ backend's feeder counter is per handle).
 
 Feeder batches are a loop of ``start()`` + reading the frame (python-sane's ``multi_scan()``
 iterator hangs on the ``test`` backend), with one ``sane_cancel`` at the end of the batch as
-``scanimage`` does. ``SANE_STATUS_NO_DOCS`` ends the batch, or is
-:class:`~scanlet.errors.FeederEmpty` when no page was scanned yet. Frames are read by
-:class:`~scanlet.devices.sane_reader.FrameReader` (fast) or python-sane's ``snap()`` (formats
-the fast path does not handle) and handed to the page pipeline, which encodes and stores page
-N while page N+1 is read.
+``scanimage`` does; flatbed pages, each a scan of its own, are cancelled one by one.
+``SANE_STATUS_NO_DOCS`` ends the batch, or is :class:`~scanlet.errors.FeederEmpty` when no page
+was scanned yet. Frames are read by :class:`~scanlet.devices.sane_reader.FrameReader` (fast) or
+python-sane's ``snap()`` (formats the fast path does not handle) and handed to the page
+pipeline, which encodes and stores page N while page N+1 is read.
 """
 
 from __future__ import annotations
 
+import ctypes
+import ctypes.util
 import logging
+import sys
 import threading
 import time
 from collections.abc import Callable
@@ -41,8 +44,6 @@ log = logging.getLogger(__name__)
 PREFIX = "sane:"
 #: Seconds between progress callbacks while a page is read (a liveness signal, not a UI feed).
 PROGRESS_INTERVAL = 0.5
-#: Seconds a backend reader thread gets to start before a failed frame is cancelled.
-READER_SETTLE = 0.05
 
 
 def native_name(device_id: str) -> str:
@@ -52,6 +53,27 @@ def native_name(device_id: str) -> str:
     return device_id[len(PREFIX):]
 
 
+def _load_unwinder() -> None:
+    """Make glibc load its stack unwinder (libgcc_s) now, before any backend thread runs.
+
+    sane-backends' ``sanei_thread`` runs reader threads with *asynchronous* cancellation, and
+    ``sane_cancel`` first closes the pipe (the reader's write fails, it calls pthread_exit)
+    then cancels the thread. glibc loads libgcc_s with dlopen on the first pthread_exit or
+    pthread_cancel of the process; a reader cancelled inside that dlopen leaves the loader
+    lock held and every later thread creation in the process hangs (measured: about 1 in 40
+    fresh workers after an error right after sane_start). ``backtrace()`` loads the same
+    unwinder through the same path, so calling it once here closes that window.
+    """
+    if not sys.platform.startswith("linux"):
+        return
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
+        frames = (ctypes.c_void_p * 1)()
+        libc.backtrace(frames, 1)
+    except (OSError, AttributeError) as exc:
+        log.debug("could not preload the unwinder: %s", exc)
+
+
 class SaneDriver:
     """:class:`~scanlet.devices.driver.Driver` for SANE; see the module docstring."""
 
@@ -59,6 +81,7 @@ class SaneDriver:
 
     def __init__(self, store: PageStore, *, pipeline_depth: int = 2,
                  encoders: int | None = None, fast_read: bool = True) -> None:
+        _load_unwinder()
         try:
             version = _sane.init()
         except _sane.error as exc:
@@ -175,12 +198,8 @@ class SaneDriver:
                 started = time.monotonic()
                 try:
                     handle.start()
-                    try:
-                        page = self._read_frame(handle, reader, pool, applied,
-                                                _throttled(progress, index))
-                    except ScanletError:
-                        _let_reader_start(started)
-                        raise
+                    page = self._read_frame(handle, reader, pool, applied,
+                                            _throttled(progress, index))
                 except FeederEmpty:
                     if index == 0:
                         raise
@@ -191,6 +210,8 @@ class SaneDriver:
                         raise ScanCancelled(device=settings.device,
                                             pages=pipe.emitted) from None
                     raise
+                if applied.source == Source.FLATBED:
+                    handle.cancel()  # each flatbed page is a scan of its own
                 pipe.submit(page)
                 log.debug("page %d read in %.0f ms", index + 1,
                           (time.monotonic() - started) * 1e3)
@@ -211,21 +232,6 @@ class SaneDriver:
         # python-sane reads 16-bit frames wrongly unless asked for 16-bit samples (it reads half
         # lines), so always take them and let the encoder reduce colour to 8 bits.
         return _snap_page(handle.snap(allow_16bit=True, progress=progress), applied)
-
-
-def _let_reader_start(started: float) -> None:
-    """Before cancelling a frame that failed at once, give the backend's reader a moment.
-
-    sane-backends' ``sanei_thread`` runs reader threads with *asynchronous* cancellation;
-    cancelling one while it is still starting can leave a libc/loader lock held, after which
-    every thread creation in the process hangs (seen with the ``test`` backend when
-    ``sane_read`` fails right after ``sane_start``: about 1 in 40 fresh workers hung). A
-    worker hung that way is caught by the progress timeout; this pause makes it rare. It only
-    costs time on a frame that failed within READER_SETTLE seconds of its start.
-    """
-    remaining = READER_SETTLE - (time.monotonic() - started)
-    if remaining > 0:
-        time.sleep(remaining)
 
 
 def _throttled(progress: ProgressSink | None, index: int) -> Callable[[int, int], None] | None:

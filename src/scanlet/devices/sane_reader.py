@@ -167,7 +167,8 @@ class FrameReader:
                               ctypes.byref(length))
             else:  # more data than announced: drain it until EOF, keep what was announced
                 scratch = scratch if scratch is not None else (ctypes.c_char * READ_CHUNK)()
-                status = read(self._handle, scratch, READ_CHUNK, ctypes.byref(length))
+                status = read(self._handle, ctypes.addressof(scratch), READ_CHUNK,
+                              ctypes.byref(length))
             if status == SaneStatus.EOF:
                 return min(offset, total)
             if status != SaneStatus.GOOD:

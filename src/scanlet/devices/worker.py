@@ -256,6 +256,8 @@ def _read_hello(stdin: IO[bytes]) -> tuple[PageStore, str] | None:
         incoming = Path(str(hello["incoming_dir"]))
     except (KeyError, binascii.Error) as exc:
         raise DriverError(f"bad handshake: {exc}") from exc
+    if len(key) not in (16, 24, 32):
+        raise DriverError(f"bad handshake: a {len(key)}-byte cache key is not an AES key")
     if not incoming.is_dir():
         raise DriverError(f"incoming folder {incoming} does not exist")
     store = PageStore(incoming_dir=incoming, key=key, fsync=bool(hello.get("fsync", True)))
