@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import tempfile
 from collections.abc import Iterator
-from typing import IO, Annotated, Any, Literal
+from typing import IO, Annotated, Any, BinaryIO, Literal, cast
 
 from fastapi import APIRouter, Depends, Query, Request, Response
 from fastapi.responses import StreamingResponse
@@ -20,6 +20,7 @@ router = APIRouter(prefix="/v1", tags=["buffer"])
 Rt = Annotated[Runtime, Depends(runtime)]
 
 MAX_IMAGE_SIDE = 20000
+SPOOL_IN_MEMORY = 64 * 2**20
 
 
 class _Body(BaseModel):
@@ -188,7 +189,9 @@ async def export_document(
                                    page=page_id)
     else:
         page_ids = [p.id for p in await asyncio.to_thread(rt.store.list_pages, document_id)]
-    spool = tempfile.TemporaryFile(dir=rt.home.cache)  # noqa: SIM115 - closed by the stream
+    # Small exports stay in memory; larger ones go to an unnamed file in the cache folder.
+    spool = cast(BinaryIO, tempfile.SpooledTemporaryFile(  # noqa: SIM115 - closed by the stream
+        max_size=SPOOL_IN_MEMORY, mode="w+b", dir=str(rt.home.cache)))
     try:
         media_type = await asyncio.to_thread(export_pages, rt.store, page_ids, format, spool)
     except BaseException:
@@ -205,7 +208,7 @@ async def export_document(
     )
 
 
-def _stream(fh: IO[bytes], chunk: int = 1 << 20) -> Iterator[bytes]:
+def _stream(fh: IO[bytes], chunk: int = 4 << 20) -> Iterator[bytes]:
     try:
         while data := fh.read(chunk):
             yield data

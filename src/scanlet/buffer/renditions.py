@@ -63,12 +63,16 @@ def validate(width: int | None, height: int | None, fmt: str, quality: int) -> N
 
 @dataclass(frozen=True)
 class Renditions:
-    """Makes and caches renditions; ``original`` returns a page's decrypted bytes."""
+    """Makes and caches renditions.
+
+    ``original(stored, cache)`` returns a page's decrypted bytes; renditions read it without
+    caching it, so thumbnails of a long scan never fill the RAM cache with originals.
+    """
 
     files: PageFiles
     key: bytes
     cache: ByteLRU[CacheKey]
-    original: Callable[[StoredPage], bytes]
+    original: Callable[[StoredPage, bool], bytes]
 
     def render(
         self, stored: StoredPage, width: int | None, height: int | None, fmt: ImageFormat,
@@ -79,7 +83,8 @@ class Renditions:
         size = rendering.fit_within(info.width, info.height, width, height)
         if size == (info.width, info.height) and fmt == info.format:
             return RenderedImage(
-                self.original(stored), MEDIA_TYPE[fmt], f'"{tag_for(stored.sha256, "original")}"'
+                self.original(stored, True), MEDIA_TYPE[fmt],
+                f'"{tag_for(stored.sha256, "original")}"'
             )
         params = f"{size[0]}x{size[1]}.{fmt}" + (f".q{quality}" if fmt == "jpeg" else "")
         tag = tag_for(stored.sha256, params)
@@ -116,7 +121,7 @@ class Renditions:
         info = stored.info
         dpi = info.dpi * size[0] / info.width
         try:
-            return rendering.render(self.original(stored), info.format, size, fmt, dpi=dpi,
+            return rendering.render(self.original(stored, False), info.format, size, fmt, dpi=dpi,
                                     quality=quality)
         except ImageDecodeError as exc:
             raise PageCorrupt(f"page {info.id} could not be decoded: {exc}",

@@ -83,7 +83,9 @@ class PageStore:
         self._files = PageFiles(home)
         self._files.ensure_dirs()
         self._cache: ByteLRU[CacheKey] = ByteLRU(ram_cache_bytes)
-        self._renditions = Renditions(self._files, key, self._cache, self._original)
+        self._renditions = Renditions(
+            self._files, key, self._cache, lambda stored, cache: self._original(stored, cache=cache)
+        )
         self._lock = threading.RLock()
         self._adding: set[str] = set()
         self._conn: sqlite3.Connection | None = db.connect(home.database, durable=fsync)

@@ -46,7 +46,7 @@ from scanlet.models import PageInfo
 logger = logging.getLogger(__name__)
 
 #: Exports whose stored pages total less than this are assembled in memory.
-IN_MEMORY_BYTES = 32 * 2**20
+IN_MEMORY_BYTES = 64 * 2**20
 
 
 def _img2pdf_options(info: PageInfo) -> dict[str, Any]:
@@ -73,6 +73,18 @@ def _save(pdf: pikepdf.Pdf, dest: BinaryIO) -> None:
 def _in_memory(pages: Sequence[PageInfo], read: PageReader, dest: BinaryIO,
                progress: Progress) -> None:
     total = len(pages)
+    if len({info.dpi for info in pages}) == 1:
+        # One img2pdf call writes all pages at once: the fastest path, and img2pdf's own
+        # promise (images embedded as they are) holds for every page.
+        data = []
+        for done, info in enumerate(pages, 1):
+            data.append(read(info))
+            if done < total:
+                progress(done, total)
+        now = datetime.now(UTC)
+        img2pdf.convert(data, outputstream=dest, producer=f"Scanlet {__version__} (img2pdf)",
+                        creationdate=now, moddate=now, **_img2pdf_options(pages[0]))
+        return
     with ExitStack() as stack:
         out = stack.enter_context(pikepdf.new())
         for done, info in enumerate(pages, 1):
