@@ -18,7 +18,10 @@ from scanlet.errors import PageCorrupt, StorageError
 
 MAGIC = b"SLC1"
 _NONCE = 12
+_TAG = 16
 KEY_BYTES = 32
+#: Bytes an encrypted file has beyond its plaintext: magic, nonce and GCM tag.
+ENCRYPTION_OVERHEAD = len(MAGIC) + _NONCE + _TAG
 
 
 def load_or_create_key(path: Path) -> bytes:
@@ -50,7 +53,7 @@ def encrypt(key: bytes, data: bytes, aad: bytes = MAGIC) -> bytes:
 
 def decrypt(key: bytes, blob: bytes, aad: bytes = MAGIC) -> bytes:
     """Decrypt what :func:`encrypt` made; a wrong key or any damage raises PageCorrupt."""
-    if len(blob) < len(MAGIC) + _NONCE + 16 or not blob.startswith(MAGIC):
+    if len(blob) < ENCRYPTION_OVERHEAD or not blob.startswith(MAGIC):
         raise PageCorrupt("stored file is truncated or not a Scanlet cache file")
     nonce = blob[len(MAGIC) : len(MAGIC) + _NONCE]
     try:

@@ -246,3 +246,7 @@ class ScannedPage(_Model):
     mode: ColorMode
     bytes: int
     source: Source
+    sha256: str | None = Field(
+        None, description="SHA-256 of the plaintext encoded image, computed by the writer; "
+        "when given, the buffer trusts the declared facts instead of decrypting the file again",
+    )

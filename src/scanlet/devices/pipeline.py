@@ -16,6 +16,7 @@ complete on disk, so a receiver never learns about a half-written page.
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import os
 import queue
@@ -62,7 +63,7 @@ class PageStore:
         return ScannedPage(
             path=str(path), format=page.format, width=page.width, height=page.height,
             dpi=page.dpi, bit_depth=page.bit_depth, mode=page.mode, bytes=len(page.data),
-            source=page.source,
+            source=page.source, sha256=hashlib.sha256(page.data).hexdigest(),
         )
 
 
