@@ -163,10 +163,11 @@ class JobManager:
                 page = await asyncio.to_thread(
                     self.store.add_page, job.info.document_id, scanned, job_id=job.info.id
                 )
+                # Not persisted per page: the page rows are the truth, and the store recounts
+                # them for a job interrupted by a crash (saves an fsync per page).
                 job.info = job.info.model_copy(
                     update={"pages_stored": job.info.pages_stored + 1, "updated": _now()}
                 )
-                await asyncio.to_thread(self.store.save_job, job.info)
                 await self._publish(job, {
                     "type": "page", "job_id": job.info.id, "page": _dump(page),
                     "pages_stored": job.info.pages_stored, "page_limit": limit,

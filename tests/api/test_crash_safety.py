@@ -65,6 +65,7 @@ def test_kill_9_service_mid_job_keeps_announced_pages(tmp_path: Path) -> None:
             ids = [p["id"] for p in listed]
             assert ids[: len(announced)] == announced
             assert len(ids) >= len(announced)
+            assert status["pages_stored"] == len(ids)
             for page in listed:  # no half-written page is listed: every one decodes fully
                 image = http.get(f"/v1/pages/{page['id']}/image")
                 assert image.status_code == 200

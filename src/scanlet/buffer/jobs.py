@@ -55,7 +55,9 @@ def list_all(conn: sqlite3.Connection) -> list[JobInfo]:
 def mark_unfinished_interrupted(conn: sqlite3.Connection) -> list[str]:
     """Pending/running jobs from a previous run become ``interrupted`` (error cleared).
 
-    The state itself says what happened; pages those jobs stored stay in their documents.
+    The state itself says what happened; pages those jobs stored stay in their documents, and
+    ``pages_stored`` is recounted from them (the job layer does not persist every page's
+    count, the page rows are the truth).
     """
     marked: list[str] = []
     with transaction(conn):
@@ -65,8 +67,11 @@ def mark_unfinished_interrupted(conn: sqlite3.Connection) -> list[str]:
         ).fetchall()
         stamp = now()
         for row in rows:
+            (stored,) = conn.execute("SELECT COUNT(*) FROM pages WHERE job_id = ?",
+                                     (row["id"],)).fetchone()
             job = _decode(row).model_copy(
-                update={"state": JobState.INTERRUPTED, "error": None, "updated": stamp}
+                update={"state": JobState.INTERRUPTED, "error": None, "updated": stamp,
+                        "pages_stored": stored}
             )
             conn.execute(
                 "UPDATE jobs SET state = ?, updated = ?, data = ? WHERE id = ?",
