@@ -55,6 +55,17 @@ DEFAULT_DPI = 300.0
 MAX_NAME_CHARS = 500
 
 
+def _annotation_changes(tags: list[str] | None,
+                        metadata: dict[str, Any] | None) -> dict[str, str]:
+    """Column values for the tags/metadata given (None = unchanged; replaced whole)."""
+    changes: dict[str, str] = {}
+    if tags is not None:
+        changes["tags"] = tags_json(clean_tags(tags))
+    if metadata is not None:
+        changes["metadata"] = metadata_json(metadata)
+    return changes
+
+
 def _valid_dpi(dpi: float) -> bool:
     return math.isfinite(dpi) and 0 < dpi <= 100_000
 
@@ -173,13 +184,9 @@ class PageStore:
         metadata: dict[str, Any] | None = None,
     ) -> DocumentInfo:
         """Change the given fields (None = unchanged; tags and metadata are replaced whole)."""
-        changes: dict[str, str] = {}
+        changes = _annotation_changes(tags, metadata)
         if name is not None:
             changes["name"] = self._clean_name(name)
-        if tags is not None:
-            changes["tags"] = tags_json(clean_tags(tags))
-        if metadata is not None:
-            changes["metadata"] = metadata_json(metadata)
         with self._locked("update_document", write=True) as conn:
             index.require_document(conn, document_id)
             index.update_columns(conn, "documents", document_id, changes)
@@ -424,11 +431,7 @@ class PageStore:
         metadata: dict[str, Any] | None = None,
     ) -> PageInfo:
         """Change a page's tags and/or metadata (None = unchanged; replaced whole)."""
-        changes: dict[str, str] = {}
-        if tags is not None:
-            changes["tags"] = tags_json(clean_tags(tags))
-        if metadata is not None:
-            changes["metadata"] = metadata_json(metadata)
+        changes = _annotation_changes(tags, metadata)
         with self._locked("update_page", write=True) as conn:
             index.get_page(conn, page_id)
             index.update_columns(conn, "pages", page_id, changes)

@@ -1,6 +1,6 @@
 """Benchmark: a 10-page A4 300 dpi colour feeder batch, DeviceManager vs ``scanimage``.
 
-Run: ``.venv/bin/python -m tests.devices.bench_feeder [--runs 5]`` (not collected by pytest).
+Run: ``.venv/bin/python benchmarks/bench_device_feeder.py [--runs 5]``.
 
 Both sides use the SANE ``test`` backend with the "Color pattern" picture through the same
 private SANE config. ``scanimage --batch --format=jpeg`` writes plain JPEG files; the

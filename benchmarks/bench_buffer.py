@@ -1,6 +1,6 @@
 """Measure the buffer and export costs the design cares about (not a test; run by hand).
 
-    .venv/bin/python tests/codecs/measure_buffer.py [--pages 200] [--dir /var/tmp]
+    .venv/bin/python benchmarks/bench_buffer.py [--pages 200] [--dir /var/tmp]
 
 Prints, for A4 300 dpi colour JPEG pages: add_page per page (durable, fsync on), thumbnail
 render (cold, disk-cached, RAM-cached), and for exporting ``--pages`` pages: wall time and
