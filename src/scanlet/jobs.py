@@ -50,6 +50,7 @@ class JobManager:
         self.devices = devices
         self.default_jpeg_quality = default_jpeg_quality
         self._jobs: dict[str, _RunningJob] = {}
+        self._background: set[asyncio.Task[None]] = set()
 
     async def start(self) -> list[str]:
         """Mark jobs left unfinished by a previous run as interrupted."""
@@ -159,6 +160,8 @@ class JobManager:
         limit = job.info.settings.page_limit()
         try:
             job.session = self.devices.scan(job.info.settings.scan_settings())
+            job.session.on_progress = lambda page, lines, total: self._page_progress(
+                job, page, lines, total)
             async for scanned in job.session:
                 page = await asyncio.to_thread(
                     self.store.add_page, job.info.document_id, scanned, job_id=job.info.id
@@ -192,6 +195,16 @@ class JobManager:
         finally:
             job.session = None
             self._forget_old_jobs()
+
+    def _page_progress(self, job: _RunningJob, page: int, lines: int, total: int) -> None:
+        """Forward the worker's progress within a page (for slow scanners' progress bars)."""
+        event = {"type": "progress", "job_id": job.info.id, "page_index": page,
+                 "fraction": round(lines / total, 3) if total > 0 else None,
+                 "pages_stored": job.info.pages_stored,
+                 "page_limit": job.info.settings.page_limit()}
+        task = asyncio.get_running_loop().create_task(self._publish(job, event))
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
 
     @staticmethod
     def _stopped_state(job: _RunningJob) -> JobState:

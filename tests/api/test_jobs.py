@@ -165,3 +165,16 @@ def test_second_job_on_busy_device_is_refused(service: Service) -> None:
         http.post(f"/v1/jobs/{first['id']}/cancel")
     final = job_events(service.url, first["id"])[-1]["job"]
     assert final["state"] in ("cancelled", "completed")
+
+
+def test_progress_within_a_page_is_published(service: Service) -> None:
+    _job, events = _run(service, {"device": "sane:test:0", "source": "flatbed",
+                                  "resolution": 150, "paper_size": "A4",
+                                  "raw_options": {"read_delay": True,
+                                                  "read_delay_duration": 20000}})
+    kinds = [e["type"] for e in events]
+    progress = [e for e in events if e["type"] == "progress"]
+    assert progress, kinds
+    assert all(0 < e["fraction"] <= 1 and e["page_index"] == 0 for e in progress)
+    assert kinds.index("progress") < kinds.index("page")
+    assert events[-1]["job"]["state"] == "completed"

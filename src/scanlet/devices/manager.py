@@ -21,7 +21,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
@@ -239,6 +239,8 @@ class ScanSession:
     def __init__(self, manager: DeviceManager, settings: ScanSettings) -> None:
         self.settings = settings
         self.pages_handed_over = 0
+        #: Called with (page index, lines read, total lines) while a page is being read.
+        self.on_progress: Callable[[int, int, int], None] | None = None
         self._manager = manager
         self._queue: asyncio.Queue[ScannedPage | BaseException | None] = asyncio.Queue()
         self._task: asyncio.Task[None] | None = None
@@ -361,6 +363,8 @@ class ScanSession:
             if kind == "page":
                 self._queue.put_nowait(ScannedPage.model_validate(event["page"]))
                 self.pages_handed_over += 1
+            elif kind == "progress" and self.on_progress is not None:
+                self.on_progress(int(event["page"]), int(event["lines"]), int(event["total"]))
             elif kind == "done":
                 return
             elif kind == "error":
