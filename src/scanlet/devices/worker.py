@@ -44,6 +44,7 @@ from scanlet.errors import (
     RequestError,
     ScanletError,
 )
+from scanlet.memory import reuse_page_buffers
 from scanlet.models import ScannedPage, ScanSettings
 
 log = logging.getLogger(__name__)
@@ -270,6 +271,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--parent-pid", type=int, default=0)
     args = parser.parse_args(argv)
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is for the service, not for us
+    reuse_page_buffers()
     channel = _Channel(_claim_stdout())
     _setup_logging("INFO")
     _die_with_parent(args.parent_pid)

@@ -12,6 +12,7 @@ import uvicorn
 from scanlet.api.app import create_app
 from scanlet.config import Home, Settings
 from scanlet.errors import ConfigError
+from scanlet.memory import reuse_page_buffers
 from scanlet.service.instance import InstanceLock
 from scanlet.service.logs import configure
 from scanlet.service.runtime import Runtime
@@ -44,6 +45,7 @@ def serve(home: Home, settings: Settings, *, demo: bool,
     """Run the service in the foreground until SIGINT/SIGTERM."""
     home.create()
     configure(home.log, settings.log_level)
+    reuse_page_buffers()
     with InstanceLock(home.port_lock) as lock:
         sock = bind(settings.host, settings.port)
         port = sock.getsockname()[1]
