@@ -68,6 +68,12 @@ def test_bad_input_gets_problem_json(service: Service) -> None:
         assert_problem(http.delete("/v1/version"), 405, "method_not_allowed")
         assert_problem(http.get("/v1/pages/x/image", params={"width": -1}), 422,
                        "invalid_request")
+        empty = http.post("/v1/documents", json={"name": "empty"}).json()
+        assert_problem(http.get(f"/v1/documents/{empty['id']}/export"), 422, "invalid_setting")
+        assert_problem(http.get(f"/v1/documents/{empty['id']}/export",
+                                params={"pages": "nope"}), 404, "page_not_found")
+        assert_problem(http.get(f"/v1/documents/{empty['id']}/export",
+                                params={"format": "docx"}), 422, "invalid_request")
 
 
 def test_service_is_loopback_only(service: Service) -> None:

@@ -13,6 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from scanlet.api.deps import runtime
 from scanlet.codecs.export import export_pages
+from scanlet.errors import PageNotFound
 from scanlet.models import DocumentInfo, PageInfo
 from scanlet.service.runtime import Runtime
 
@@ -183,8 +184,6 @@ async def export_document(
         for page_id in page_ids:
             page = await asyncio.to_thread(rt.store.get_page, page_id)
             if page.document_id != document.id:
-                from scanlet.errors import PageNotFound
-
                 raise PageNotFound(f"page {page_id} is not in document {document_id}",
                                    page=page_id)
     else:
