@@ -9,6 +9,10 @@ from tests.conftest import Service
 from tests.helpers import assert_problem
 
 
+def test_serve_prints_its_url(service: Service) -> None:
+    assert f"listening on {service.url}" in service.log.read_text()
+
+
 def test_version_health_and_schema(service: Service) -> None:
     with service.client() as http:
         version = http.get("/v1/version").json()
