@@ -51,6 +51,7 @@ class JobManager:
         self.default_jpeg_quality = default_jpeg_quality
         self._jobs: dict[str, _RunningJob] = {}
         self._background: set[asyncio.Task[None]] = set()
+        self._starting: set[str] = set()
 
     async def start(self) -> list[str]:
         """Mark jobs left unfinished by a previous run as interrupted."""
@@ -69,6 +70,15 @@ class JobManager:
             if other.info.settings.device == request.device and not other.info.state.finished:
                 raise DeviceBusy(f"{request.device} is scanning for job {other.info.id}; wait "
                                  "for it to finish or cancel it", job=other.info.id)
+        if request.device in self._starting:
+            raise DeviceBusy(f"{request.device} is starting another job; wait for it to finish")
+        self._starting.add(request.device)  # held across the awaits below
+        try:
+            return await self._create(request)
+        finally:
+            self._starting.discard(request.device)
+
+    async def _create(self, request: JobRequest) -> JobInfo:
         if "jpeg_quality" not in request.model_fields_set:
             request = request.model_copy(update={"jpeg_quality": self.default_jpeg_quality})
         caps = await self.devices.validate(request.scan_settings())
@@ -117,13 +127,6 @@ class JobManager:
         elif job.task is not None:
             job.task.cancel()
         return job.info
-
-    async def wait(self, job_id: str) -> JobInfo:
-        """Wait until the job has finished (used by the CLI and tests)."""
-        job = self._jobs.get(job_id)
-        if job is not None and job.task is not None:
-            await asyncio.shield(job.task)
-        return self.get(job_id)
 
     async def events(self, job_id: str) -> AsyncIterator[Event]:
         """The job's events from its start, then live ones until it finishes."""

@@ -178,3 +178,25 @@ def test_progress_within_a_page_is_published(service: Service) -> None:
     assert all(0 < e["fraction"] <= 1 and e["page_index"] == 0 for e in progress)
     assert kinds.index("progress") < kinds.index("page")
     assert events[-1]["job"]["state"] == "completed"
+
+
+def test_concurrent_jobs_on_one_device_one_wins(service: Service) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    slow = {**FEEDER_JOB, "resolution": 75,
+            "raw_options": {"read_delay": True, "read_delay_duration": 20000}}
+
+    def post(_: int) -> tuple[int, dict[str, object]]:
+        with service.client() as http:
+            response = http.post("/v1/jobs", json=slow)
+            return response.status_code, response.json()
+
+    with ThreadPoolExecutor(4) as pool:
+        results = list(pool.map(post, range(4)))
+    statuses = sorted(status for status, _ in results)
+    assert statuses == [201, 409, 409, 409], results
+    assert all(body["code"] == "device_busy" for status, body in results if status == 409)
+    created = next(body for status, body in results if status == 201)
+    with service.client() as http:
+        http.post(f"/v1/jobs/{created['id']}/cancel")
+    assert job_events(service.url, str(created["id"]))[-1]["job"]["state"] == "cancelled"
