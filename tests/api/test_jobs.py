@@ -115,6 +115,12 @@ def test_pages_can_be_reordered_tagged_and_deleted(service: Service) -> None:
         tagged = http.patch(f"/v1/pages/{ids[1]}",
                             json={"tags": ["invoice"], "metadata": {"n": 1}}).json()
         assert tagged["tags"] == ["invoice"] and tagged["metadata"] == {"n": 1}
+        other = http.post("/v1/documents", json={"name": "other"}).json()["id"]
+        assert_problem(http.post(f"/v1/documents/{other}/pages/delete",
+                                 json={"page_ids": [ids[0]]}), 404, "page_not_found")
+        assert_problem(http.get(f"/v1/documents/{other}/export", params={"pages": ids[0]}),
+                       404, "page_not_found")
+        assert http.get(f"/v1/pages/{ids[0]}").status_code == 200
         assert http.post(f"/v1/documents/{doc}/pages/delete",
                          json={"page_ids": [ids[0], ids[2]]}).json() == {"deleted": 2}
         remaining = [p["id"] for p in http.get(f"/v1/documents/{doc}/pages").json()]

@@ -98,8 +98,24 @@ def delete_document_pages(document_id: str, rt: Rt) -> Deleted:
 
 @router.post("/documents/{document_id}/pages/delete", summary="Delete a selection of pages")
 def delete_selection(document_id: str, body: PageSelection, rt: Rt) -> Deleted:
-    rt.store.get_document(document_id)
-    return Deleted(deleted=rt.store.delete_pages(body.page_ids))
+    return Deleted(deleted=rt.store.delete_pages(_selection(rt, document_id, body.page_ids)))
+
+
+def _selection(rt: Runtime, document_id: str, page_ids: list[str] | None) -> list[str]:
+    """``page_ids`` checked to belong to the document (all its pages when None).
+
+    DocumentNotFound for an unknown document, PageNotFound for a page that is not in it, so a
+    request about one document can never touch another's pages.
+    """
+    pages = [p.id for p in rt.store.list_pages(rt.store.get_document(document_id).id)]
+    if page_ids is None:
+        return pages
+    members = set(pages)
+    for page_id in page_ids:
+        if page_id not in members:
+            raise PageNotFound(f"page {page_id} is not in document {document_id}",
+                               page=page_id)
+    return page_ids
 
 
 @router.post("/documents/{document_id}/pages/move",
@@ -179,15 +195,8 @@ async def export_document(
     = None,
 ) -> StreamingResponse:
     document = await asyncio.to_thread(rt.store.get_document, document_id)
-    if pages:
-        page_ids = [p for p in pages.split(",") if p]
-        for page_id in page_ids:
-            page = await asyncio.to_thread(rt.store.get_page, page_id)
-            if page.document_id != document.id:
-                raise PageNotFound(f"page {page_id} is not in document {document_id}",
-                                   page=page_id)
-    else:
-        page_ids = [p.id for p in await asyncio.to_thread(rt.store.list_pages, document_id)]
+    wanted = [p for p in pages.split(",") if p] if pages else None
+    page_ids = await asyncio.to_thread(_selection, rt, document_id, wanted)
     # Small exports stay in memory; larger ones go to an unnamed file in the cache folder.
     spool = cast(BinaryIO, tempfile.SpooledTemporaryFile(  # noqa: SIM115 - closed by the stream
         max_size=SPOOL_IN_MEMORY, mode="w+b", dir=str(rt.home.cache)))
