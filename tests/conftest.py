@@ -44,13 +44,28 @@ class Service:
     url: str
     log: Path
 
+    @property
+    def https_url(self) -> str | None:
+        """The HTTPS listener from port.lock (None when HTTPS is off)."""
+        port = json.loads((self.home / "port.lock").read_text()).get("https_port")
+        return f"https://127.0.0.1:{port}" if port else None
+
     def kill(self, sig: int = signal.SIGKILL) -> None:
         if self.process.poll() is None:
             os.kill(self.process.pid, sig)
             self.process.wait(timeout=15)
 
+    @property
+    def key(self) -> str:
+        """The CLI's API key, which the service creates at start."""
+        return (self.home / "keys" / "cli.key").read_text().strip()
+
+    @property
+    def auth(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.key}"}
+
     def client(self) -> httpx.Client:
-        return httpx.Client(base_url=self.url, timeout=30)
+        return httpx.Client(base_url=self.url, timeout=30, headers=self.auth)
 
 
 def start_service(home: Path, *extra: str, timeout: float = 30) -> Service:

@@ -14,11 +14,12 @@ from websockets.sync.client import connect
 A4_PT = (595.3, 841.9)
 
 
-def job_events(base_url: str, job_id: str, timeout: float = 120) -> list[dict[str, Any]]:
+def job_events(base_url: str, job_id: str, timeout: float = 120, *,
+               headers: dict[str, str]) -> list[dict[str, Any]]:
     """All events of a job over its WebSocket, until the socket closes."""
     url = "ws" + base_url.removeprefix("http") + f"/v1/jobs/{job_id}/events"
     events = []
-    with connect(url, open_timeout=10, close_timeout=5) as ws:
+    with connect(url, open_timeout=10, close_timeout=5, additional_headers=headers) as ws:
         while True:
             try:
                 message = ws.recv(timeout=timeout)

@@ -10,7 +10,7 @@ import asyncio
 import sys
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 import typer
 from rich.console import Console
@@ -22,6 +22,9 @@ from scanlet import __version__
 from scanlet.config import Home, load_settings, resolve_home
 from scanlet.errors import InvalidSetting, ScanletError
 from scanlet.models import ColorMode, Device, JobRequest, Source
+
+if TYPE_CHECKING:
+    from scanlet.client import ServiceClient
 
 app = typer.Typer(add_completion=False, no_args_is_help=True,
                   help="Scanlet: scan from your scanners through a local service.")
@@ -80,20 +83,40 @@ def serve(
 
 @dataclass
 class _Target:
-    """Where commands go: a running service's URL, or in-process for a home."""
+    """Where commands go: a running service's URL (with this user's API key), or in-process."""
 
     home: Home
     url: str | None
+    api_key: str | None = None
+
+    def client(self) -> ServiceClient:
+        from scanlet.client import ServiceClient
+
+        assert self.url is not None
+        return ServiceClient(self.url, api_key=self.api_key)
 
 
-def _target(home: Path | None, url: str | None) -> _Target:
+def _target(home: Path | None, url: str | None, api_key: str | None = None) -> _Target:
     from scanlet.service.instance import read_instance
 
     where = resolve_home(home)
-    if url:
-        return _Target(where, url.rstrip("/"))
-    info = read_instance(where.port_lock)
-    return _Target(where, info.url if info is not None else None)
+    if not url:
+        info = read_instance(where.port_lock)
+        url = info.url if info is not None else None
+    if url is None:
+        return _Target(where, None)
+    return _Target(where, url.rstrip("/"), api_key or _own_key(where))
+
+
+def _own_key(home: Home) -> str:
+    """This user's CLI key (keys/cli.key), made on first use."""
+    from scanlet.security.access import AccessStore, cli_key
+
+    store = AccessStore(home.create().access_db)
+    try:
+        return cli_key(store, home.cli_key)
+    finally:
+        store.close()
 
 
 @app.command()
@@ -105,7 +128,7 @@ def devices(
     """List the scanners."""
     target = _target(home, url)
     try:
-        found = _remote_devices(target.url) if target.url else asyncio.run(
+        found = _remote_devices(target) if target.url else asyncio.run(
             _local_devices(target.home, demo))
     except ScanletError as exc:
         raise _fail(exc) from exc
@@ -115,10 +138,8 @@ def devices(
     out.print(table)
 
 
-def _remote_devices(url: str) -> list[Device]:
-    from scanlet.client import ServiceClient
-
-    with ServiceClient(url) as client:
+def _remote_devices(target: _Target) -> list[Device]:
+    with target.client() as client:
         return client.devices()
 
 
@@ -164,9 +185,7 @@ def scan(
         target = _target(home, url)
         with _progress() as progress:
             if target.url:
-                from scanlet.client import ServiceClient
-
-                with ServiceClient(target.url) as client:
+                with target.client() as client:
                     written = client.scan_to_file(request, output, fmt, progress)
             else:
                 from scanlet.local_scan import scan_to_file
@@ -197,6 +216,19 @@ def _pages(raw: str | None) -> int | Literal["all"] | None:
 def _progress() -> Progress:
     return Progress(SpinnerColumn(), TextColumn("{task.description}"), BarColumn(),
                     MofNCompleteColumn(), console=err, transient=False)
+
+
+def _register_groups() -> None:
+    from scanlet.cli_access import keys_app, sites_app
+
+    app.add_typer(sites_app, name="sites")
+    app.add_typer(keys_app, name="keys")
+
+
+_register_groups()
+
+
+
 
 
 def main() -> Any:

@@ -19,9 +19,11 @@ from scanlet.scan_output import ScanProgress, page_paths
 class ServiceClient:
     """Talks to a running Scanlet service over HTTP and WebSocket."""
 
-    def __init__(self, base_url: str, *, timeout: float = 60.0) -> None:
+    def __init__(self, base_url: str, *, api_key: str | None = None,
+                 timeout: float = 60.0) -> None:
         self.base_url = base_url.rstrip("/")
-        self.http = httpx.Client(base_url=self.base_url, timeout=timeout)
+        self.auth = {"Authorization": f"Bearer {api_key}"} if api_key else {}
+        self.http = httpx.Client(base_url=self.base_url, timeout=timeout, headers=self.auth)
 
     def __enter__(self) -> ServiceClient:
         return self
@@ -60,7 +62,8 @@ class ServiceClient:
     def events(self, job_id: str) -> Any:
         """Yield the job's events until it finishes."""
         ws_url = "ws" + self.base_url.removeprefix("http") + f"/v1/jobs/{job_id}/events"
-        with connect(ws_url, max_size=2**22, open_timeout=10) as ws:
+        with connect(ws_url, max_size=2**22, open_timeout=10,
+                     additional_headers=self.auth) as ws:
             for message in ws:
                 yield json.loads(message)
 

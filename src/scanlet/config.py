@@ -10,6 +10,7 @@ reads the environment (``SCANLET_HOME``).
 from __future__ import annotations
 
 import configparser
+import ipaddress
 import os
 import secrets
 from collections.abc import Callable
@@ -23,6 +24,8 @@ from scanlet.errors import ConfigError
 
 APP_NAME = "scanlet"
 DEFAULT_PORT = 18622
+DEFAULT_HTTPS_PORT = 18623
+LOOPBACK_LISTENERS = ("127.0.0.1", "::1")
 SERVICE_CONFIG = "scanlet.ini"
 USER_CONFIG = "user.ini"
 IDENTITY_FILE = "service.ini"
@@ -77,6 +80,16 @@ class Home:
     @property
     def cache_key(self) -> Path:
         return self.keys / "cache.key"
+
+    @property
+    def access_db(self) -> Path:
+        """Paired sites, admin-allowed sites and API keys (hashes only)."""
+        return self.keys / "access.sqlite3"
+
+    @property
+    def cli_key(self) -> Path:
+        """The API key of this user's CLI (0600)."""
+        return self.keys / "cli.key"
 
     @property
     def service_config(self) -> Path:
@@ -150,11 +163,38 @@ def _parse_positive_int(raw: str) -> int:
     return value
 
 
-def _parse_loopback(raw: str) -> str:
+def _parse_address(raw: str) -> str:
     host = raw.strip()
-    if host not in ("127.0.0.1", "::1", "localhost") and not host.startswith("127."):
+    if host == "localhost":
+        return "127.0.0.1"
+    return str(ipaddress.ip_address(host))
+
+
+def _parse_origins(raw: str) -> tuple[str, ...]:
+    from scanlet.security.origins import parse_origin
+
+    origins = []
+    for item in raw.replace(",", " ").split():
+        origin = parse_origin(item)
+        if origin is None or origin != item.rstrip("/").lower():
+            raise ValueError
+        origins.append(origin)
+    return tuple(origins)
+
+
+def _parse_names(raw: str) -> tuple[str, ...]:
+    names = tuple(item.strip().lower() for item in raw.replace(",", " ").split())
+    for name in names:
+        if not name or any(c in name for c in "/@?#") or name.startswith("["):
+            raise ValueError
+    return names
+
+
+def _parse_count(raw: str) -> int:
+    value = int(raw)
+    if value < 0:
         raise ValueError
-    return host
+    return value
 
 
 def _parse_level(raw: str) -> str:
@@ -189,6 +229,21 @@ class Settings:
 
     host: str = "127.0.0.1"
     port: int = DEFAULT_PORT
+    listen_ipv6: bool = False
+    allow_remote: bool = False
+    public_names: tuple[str, ...] = ()
+    https: bool = False
+    https_port: int = DEFAULT_HTTPS_PORT
+    tls_cert_file: Path | None = None
+    tls_key_file: Path | None = None
+    cert_check_hours: float = 6.0
+    allowed_origins: tuple[str, ...] = ()
+    pairing: bool = True
+    token_days: int = 90
+    max_body_kb: int = 1024
+    max_image_megapixels: int = 200
+    pair_requests_per_minute: int = 5
+    scans_per_minute: int = 30
     sane_config_dir: Path | None = None
     demo_system_backends: bool = True
     worker_idle_timeout: float = 60.0
@@ -202,8 +257,31 @@ class Settings:
 
 
 _KEYS: dict[str, _Key] = {
-    "host": _Key("server", "host", _parse_loopback, "a loopback address (127.0.0.1 or ::1)"),
+    "host": _Key("server", "host", _parse_address,
+                 "an IP address: 127.0.0.1 or ::1 (others need allow_remote = true)"),
     "port": _Key("server", "port", _parse_port, "an integer 0-65535 (0 = any free port)"),
+    "listen_ipv6": _Key("server", "listen_ipv6", _parse_bool, "true or false"),
+    "allow_remote": _Key("server", "allow_remote", _parse_bool, "true or false"),
+    "public_names": _Key("server", "public_names", _parse_names,
+                         "host names or addresses, separated by commas"),
+    "https": _Key("server", "https", _parse_bool, "true or false"),
+    "https_port": _Key("server", "https_port", _parse_port,
+                       "an integer 0-65535 (0 = any free port)"),
+    "tls_cert_file": _Key("tls", "cert_file", _parse_path, "a PEM certificate file path"),
+    "tls_key_file": _Key("tls", "key_file", _parse_path, "a PEM private key file path"),
+    "cert_check_hours": _Key("tls", "check_hours", _parse_positive, "hours, a number > 0"),
+    "allowed_origins": _Key("security", "allowed_origins", _parse_origins,
+                            "origins like https://app.example.com, separated by commas"),
+    "pairing": _Key("security", "pairing", _parse_bool, "true or false"),
+    "token_days": _Key("security", "token_days", _parse_positive_int, "days, an integer > 0"),
+    "max_body_kb": _Key("limits", "max_body_kb", _parse_positive_int,
+                        "kilobytes, an integer > 0"),
+    "max_image_megapixels": _Key("limits", "max_image_megapixels", _parse_positive_int,
+                                 "megapixels, an integer > 0"),
+    "pair_requests_per_minute": _Key("limits", "pair_requests_per_minute", _parse_count,
+                                     "an integer >= 0 (0 = no pairing requests)"),
+    "scans_per_minute": _Key("limits", "scans_per_minute", _parse_count,
+                             "an integer >= 0 (0 = unlimited)"),
     "sane_config_dir": _Key("devices", "sane_config_dir", _parse_path, "a folder path"),
     "demo_system_backends": _Key("devices", "demo_system_backends", _parse_bool, "true or false"),
     "worker_idle_timeout": _Key("devices", "worker_idle_timeout", _parse_positive,
@@ -259,7 +337,36 @@ def load_settings(home: Home, **overrides: Any) -> Settings:
     unknown = set(values) - allowed
     if unknown:
         raise ConfigError(f"unknown settings: {sorted(unknown)}")
-    return Settings(**values)
+    if "host" in overrides and overrides["host"] is not None:
+        try:
+            values["host"] = _parse_address(str(overrides["host"]))
+        except ValueError as exc:
+            raise ConfigError(f"--host {overrides['host']!r} is not an IP address",
+                              key="server.host") from exc
+    return _checked(Settings(**values))
+
+
+def _checked(settings: Settings) -> Settings:
+    """Rules between keys: listening beyond loopback needs an explicit key, HTTPS and a cert."""
+    if settings.host in LOOPBACK_LISTENERS:
+        return settings
+    if not settings.allow_remote:
+        raise ConfigError(
+            f"[server] host = {settings.host} is not a loopback address; listening on other "
+            "addresses exposes the scanner to the network and needs [server] allow_remote = true",
+            key="server.host", expected="127.0.0.1 or ::1")
+    if settings.tls_cert_file is None or settings.tls_key_file is None or \
+            not settings.public_names:
+        raise ConfigError(
+            "[server] allow_remote = true needs HTTPS with your own certificate: set [tls] "
+            "cert_file and key_file, and [server] public_names to the names in that certificate",
+            key="server.allow_remote")
+    return settings
+
+
+def is_remote(settings: Settings) -> bool:
+    """True when the service listens beyond loopback (HTTPS only, tokens always)."""
+    return settings.host not in LOOPBACK_LISTENERS
 
 
 _SERVICE_CONFIG_TEMPLATE = """\
@@ -268,6 +375,27 @@ _SERVICE_CONFIG_TEMPLATE = """\
 [server]
 # host = 127.0.0.1
 # port = 18622
+# listen_ipv6 = false
+# allow_remote = false
+# public_names =
+# https = false
+# https_port = 18623
+
+[tls]
+# cert_file =
+# key_file =
+# check_hours = 6
+
+[security]
+# allowed_origins =
+# pairing = true
+# token_days = 90
+
+[limits]
+# max_body_kb = 1024
+# max_image_megapixels = 200
+# pair_requests_per_minute = 5
+# scans_per_minute = 30
 
 [devices]
 # sane_config_dir =

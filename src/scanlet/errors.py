@@ -216,6 +216,110 @@ class ExportError(ScanletError):
     title = "Export failed"
 
 
+
+class AccessError(ScanletError):
+    """The request was refused by the access rules (host, origin, token, limits)."""
+
+    code = "access_denied"
+    http_status = 403
+    title = "Access denied"
+    exit_code = 8
+
+
+class HostNotAllowed(AccessError):
+    code = "host_not_allowed"
+    title = "The Host header is not one this service answers to"
+
+
+class OriginNotAllowed(AccessError):
+    code = "origin_not_allowed"
+    title = "This web origin is not allowed; pair it first"
+
+
+class Unauthorized(AccessError):
+    code = "unauthorized"
+    http_status = 401
+    title = "A pairing token or API key is needed"
+
+
+class TokenInvalid(AccessError):
+    code = "token_invalid"
+    http_status = 401
+    title = "The token or API key is unknown, expired or revoked"
+
+
+class TokenOriginMismatch(AccessError):
+    code = "token_origin_mismatch"
+    title = "The token belongs to another origin"
+
+
+class ScopeNotGranted(AccessError):
+    code = "scope_not_granted"
+    title = "The token does not grant this"
+
+
+class FetchModeNotAllowed(AccessError):
+    code = "fetch_mode_not_allowed"
+    title = "The API answers only fetch/XHR requests, not navigations, forms or images"
+
+
+class UnsupportedMediaType(AccessError):
+    code = "unsupported_media_type"
+    http_status = 415
+    title = "Request bodies must be application/json"
+
+
+class PayloadTooLarge(AccessError):
+    code = "payload_too_large"
+    http_status = 413
+    title = "The request body is too large"
+
+
+class RateLimited(AccessError):
+    code = "rate_limited"
+    http_status = 429
+    title = "Too many requests; try again later"
+
+
+class PairingError(AccessError):
+    code = "pairing_error"
+    title = "Pairing failed"
+
+
+class PairingDisabled(PairingError):
+    code = "pairing_disabled"
+    title = "Pairing is turned off; an administrator must allow this origin"
+
+
+class PairingNotFound(PairingError):
+    code = "pairing_not_found"
+    http_status = 404
+    title = "No such pairing request (it may have expired)"
+
+
+class PairingDenied(PairingError):
+    code = "pairing_denied"
+    title = "The user denied the pairing request"
+
+
+class PairingExpired(PairingError):
+    code = "pairing_expired"
+    http_status = 410
+    title = "The pairing request expired or its token was already collected"
+
+
+class CertificateError(ScanletError):
+    """The HTTPS certificate or a trust store could not be created, read, installed or removed.
+
+    The message says which file or store, and what to do (e.g. run with ``sudo``, install
+    ``libnss3-tools``, close Firefox).
+    """
+
+    code = "certificate_error"
+    title = "HTTPS certificate error"
+    exit_code = 9
+
+
 def _all_subclasses(cls: type[ScanletError]) -> list[type[ScanletError]]:
     found = [cls]
     for sub in cls.__subclasses__():
@@ -238,3 +342,4 @@ def error_from_dict(data: dict[str, Any]) -> ScanletError:
         detail["original_code"] = code
         cls = DriverError
     return cls(str(data.get("message") or cls.title), **detail)
+

@@ -27,7 +27,7 @@ def _wait_pages(service: Service, job_id: str, count: int) -> list[str]:
     """Page ids announced over the WebSocket, once ``count`` pages have been announced."""
     url = "ws" + service.url.removeprefix("http") + f"/v1/jobs/{job_id}/events"
     announced: list[str] = []
-    with connect(url) as ws:
+    with connect(url, additional_headers=service.auth) as ws:
         while len(announced) < count:
             event = json.loads(ws.recv(timeout=60))
             if event["type"] == "page":
@@ -72,7 +72,7 @@ def test_kill_9_service_mid_job_keeps_announced_pages(tmp_path: Path) -> None:
                 with Image.open(io.BytesIO(image.content)) as im:
                     im.load()
                     assert im.size == (page["width"], page["height"])
-            events = job_events(restarted.url, job["id"])
+            events = job_events(restarted.url, job["id"], headers=restarted.auth)
             assert events[-1]["job"]["state"] == "interrupted"
         leftovers = [p for p in (home / "cache").rglob("*") if p.name.endswith(".part")]
         assert leftovers == []
@@ -89,7 +89,7 @@ def test_killed_worker_fails_job_with_driver_crashed_and_next_job_works(
         assert workers
         for pid in workers:
             os.kill(pid, signal.SIGKILL)
-        events = job_events(service.url, job["id"])
+        events = job_events(service.url, job["id"], headers=service.auth)
         final = events[-1]["job"]
         assert final["state"] == "failed"
         assert final["error"]["code"] == "driver_crashed"
@@ -99,7 +99,7 @@ def test_killed_worker_fails_job_with_driver_crashed_and_next_job_works(
         assert http.get("/v1/health").json()["status"] == "ok"
         second = http.post("/v1/jobs", json={**SLOW_FEEDER, "pages": 2, "raw_options": {}})
         assert second.status_code == 201
-        done = job_events(service.url, second.json()["id"])[-1]["job"]
+        done = job_events(service.url, second.json()["id"], headers=service.auth)[-1]["job"]
         assert done["state"] == "completed" and done["pages_stored"] == 2
         assert set(_worker_pids(service)).isdisjoint(workers)
 

@@ -20,7 +20,7 @@ def _run(service: Service, body: dict[str, object]) -> tuple[dict[str, object], 
         response = http.post("/v1/jobs", json=body)
         assert response.status_code == 201, response.text
         job = response.json()
-    events = job_events(service.url, job["id"])
+    events = job_events(service.url, job["id"], headers=service.auth)
     return job, events
 
 
@@ -141,7 +141,7 @@ def test_cancel_running_job_keeps_stored_pages(service: Service) -> None:
         from websockets.sync.client import connect
 
         url = "ws" + service.url.removeprefix("http") + f"/v1/jobs/{job['id']}/events"
-        with connect(url) as ws:
+        with connect(url, additional_headers=service.auth) as ws:
             while True:
                 event = _json.loads(ws.recv(timeout=60))
                 if event["type"] == "page":
@@ -169,7 +169,7 @@ def test_second_job_on_busy_device_is_refused(service: Service) -> None:
         body = assert_problem(http.post("/v1/jobs", json=slow), 409, "device_busy")
         assert body["job"] == first["id"]
         http.post(f"/v1/jobs/{first['id']}/cancel")
-    final = job_events(service.url, first["id"])[-1]["job"]
+    final = job_events(service.url, first["id"], headers=service.auth)[-1]["job"]
     assert final["state"] in ("cancelled", "completed")
 
 
@@ -205,4 +205,5 @@ def test_concurrent_jobs_on_one_device_one_wins(service: Service) -> None:
     created = next(body for status, body in results if status == 201)
     with service.client() as http:
         http.post(f"/v1/jobs/{created['id']}/cancel")
-    assert job_events(service.url, str(created["id"]))[-1]["job"]["state"] == "cancelled"
+    events = job_events(service.url, str(created["id"]), headers=service.auth)
+    assert events[-1]["job"]["state"] == "cancelled"

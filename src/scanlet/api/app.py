@@ -14,8 +14,11 @@ from scanlet.api import (
     routes_buffer,
     routes_devices,
     routes_jobs,
+    routes_pairing,
     routes_system,
 )
+from scanlet.security.middleware import AccessControl
+from scanlet.security.policy import AccessPolicy
 from scanlet.service.runtime import Runtime
 
 
@@ -37,6 +40,11 @@ def create_app(runtime: Runtime) -> FastAPI:
     )
     app.state.runtime = runtime
     problems.install(app)
-    for module in (routes_system, routes_devices, routes_jobs, routes_buffer, docs_page):
+    for module in (routes_system, routes_pairing, routes_devices, routes_jobs, routes_buffer,
+                   docs_page):
         app.include_router(module.router)
+    settings = runtime.settings
+    app.add_middleware(AccessControl, policy=AccessPolicy(settings, runtime.access),
+                       max_body_bytes=settings.max_body_kb * 1024,
+                       scans_per_minute=settings.scans_per_minute)
     return app

@@ -43,7 +43,10 @@ def problem(status: int, code: str, title: str, detail: str | None = None,
 
 def problem_for(exc: ScanletError) -> JSONResponse:
     extra = {k: v for k, v in exc.detail.items() if k not in ("type", "title", "status", "code")}
-    return problem(exc.http_status, exc.code, exc.title, exc.message, **extra)
+    response = problem(exc.http_status, exc.code, exc.title, exc.message, **extra)
+    if "retry_after" in exc.detail:
+        response.headers["Retry-After"] = str(exc.detail["retry_after"])
+    return response
 
 
 async def _scanlet_error(request: Request, exc: Exception) -> JSONResponse:

@@ -9,12 +9,16 @@ import asyncio
 import logging
 from pathlib import Path
 
+from PIL import Image
+
 from scanlet.buffer.store import PageStore
 from scanlet.config import Home, Settings
 from scanlet.crypto import load_or_create_key
 from scanlet.devices.manager import DeviceManager, DeviceOptions
 from scanlet.devices.sane_config import prepare_demo_config
 from scanlet.jobs import JobManager
+from scanlet.security.access import AccessStore, cli_key
+from scanlet.security.pairing import PairingBroker
 
 log = logging.getLogger(__name__)
 
@@ -48,6 +52,13 @@ class Runtime:
         ))
         self.jobs = JobManager(self.store, self.devices,
                                default_jpeg_quality=settings.jpeg_quality)
+        Image.MAX_IMAGE_PIXELS = settings.max_image_megapixels * 1_000_000
+        self.access = AccessStore(home.access_db)
+        cli_key(self.access, home.cli_key)
+        self.pairing = PairingBroker(
+            self.access, enabled=settings.pairing, token_days=settings.token_days,
+            config_origins=settings.allowed_origins,
+            per_minute=settings.pair_requests_per_minute)
 
     async def start(self) -> None:
         """Recover the buffer after a crash and mark interrupted jobs."""
@@ -58,3 +69,4 @@ class Runtime:
         await self.jobs.close()
         await self.devices.close()
         self.store.close()
+        self.access.close()

@@ -1,0 +1,263 @@
+"""The access rules, as plain functions of one request's facts (no ASGI here).
+
+Order: the Host header (DNS rebinding), then who is asking (Scanlet's own pages, a paired or
+admin-allowed web origin with its token, a native client with an API key), then what the route
+needs (nothing for public routes, a scope for API routes), then CSRF rules for requests that
+change state (JSON bodies only; the token travels in a header that forces a preflight) and
+Fetch Metadata (the API answers fetch/XHR, never navigations, forms or images).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+from scanlet.config import Settings, is_remote
+from scanlet.errors import (
+    FetchModeNotAllowed,
+    HostNotAllowed,
+    OriginNotAllowed,
+    ScopeNotGranted,
+    TokenInvalid,
+    TokenOriginMismatch,
+    Unauthorized,
+    UnsupportedMediaType,
+)
+from scanlet.security.access import ALL_SCOPES, KEY_PREFIX, TOKEN_PREFIX, AccessStore
+from scanlet.security.origins import LOOPBACK_NAMES, own_origins, parse_origin
+
+#: Header names (lower case) a browser page may send; anything else fails the preflight.
+ALLOWED_REQUEST_HEADERS = ("authorization", "content-type", "if-none-match")
+ALLOWED_METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE")
+EXPOSED_HEADERS = ("ETag", "Content-Disposition", "Retry-After", "Location")
+#: The product-key header of the compatibility API; native clients may send their key in it.
+PRODUCT_KEY_HEADER = "dwt-product-key"
+WS_TOKEN_PROTOCOL = "scanlet.bearer."
+WS_PROTOCOL = "scanlet"
+SAFE_METHODS = ("GET", "HEAD", "OPTIONS")
+
+_PAIR_TOKEN = re.compile(r"^/v1/pair/[A-Za-z0-9_-]{1,64}/token$")
+_CONSENT_PAGE = re.compile(r"^/pair/[A-Za-z0-9_-]{1,64}$")
+_CONSENT_DECISION = re.compile(r"^/pair/[A-Za-z0-9_-]{1,64}/decision$")
+_PAGES = ("/v1/docs", "/v1/openapi.json")
+_ADMIN_PREFIXES = ("/v1/sites", "/v1/keys")
+
+
+@dataclass(frozen=True)
+class Facts:
+    """What the rules look at, read from the raw request."""
+
+    method: str
+    path: str
+    scheme: str  # http or https (ws/wss mapped)
+    port: int
+    hosts: list[str]
+    origins: list[str]
+    authorization: list[str]
+    product_keys: list[str]
+    content_type: str | None
+    has_body: bool
+    fetch_site: str | None
+    fetch_mode: str | None
+    websocket: bool = False
+    ws_tokens: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class Principal:
+    """Who a request acts for."""
+
+    kind: str  # self | site | key | anonymous
+    id: str
+    origin: str | None
+    scopes: frozenset[str]
+
+
+ANONYMOUS = Principal("anonymous", "", None, frozenset())
+
+
+@dataclass(frozen=True)
+class Route:
+    """How a path is treated."""
+
+    kind: str  # page | consent | public | api
+    scope: str | None = None
+
+
+def classify(method: str, path: str) -> Route:
+    """Which rules apply to a path; unknown paths are API paths (default deny)."""
+    if path in _PAGES or _CONSENT_PAGE.match(path):
+        return Route("page")
+    if _CONSENT_DECISION.match(path):
+        return Route("consent")
+    if path in ("/v1/version", "/v1/health") or (path == "/v1/pair" and method == "POST") \
+            or _PAIR_TOKEN.match(path):
+        return Route("public")
+    if path.startswith(_ADMIN_PREFIXES):
+        return Route("api", "admin")
+    return Route("api", "scan")
+
+
+@dataclass(frozen=True)
+class Verdict:
+    principal: Principal
+    cors_origin: str | None  # the Origin to echo in Access-Control-Allow-Origin
+
+
+class AccessPolicy:
+    """Decides every request; shared by the HTTP and WebSocket paths."""
+
+    def __init__(self, settings: Settings, store: AccessStore) -> None:
+        self.settings = settings
+        self.store = store
+        self.remote = is_remote(settings)
+        self.names = LOOPBACK_NAMES if not self.remote else \
+            (*LOOPBACK_NAMES, *settings.public_names)
+
+    # Host -------------------------------------------------------------------------------
+
+    def check_host(self, facts: Facts) -> None:
+        """Exactly one Host header naming this listener by a loopback name (or a public name)."""
+        if len(facts.hosts) != 1:
+            raise HostNotAllowed("missing or repeated Host header")
+        host = facts.hosts[0].strip().lower()
+        allowed = {f"{name}:{facts.port}" for name in self.names}
+        if host not in allowed:
+            raise HostNotAllowed(f"Host {host[:100]!r} is not one of {sorted(allowed)}")
+
+    def own(self, facts: Facts) -> set[str]:
+        return own_origins(facts.scheme, facts.port, self.names)
+
+    # Origins ----------------------------------------------------------------------------
+
+    def origin_of(self, facts: Facts) -> str | None:
+        """The request's origin (canonical), None when it has none; refuses bad ones."""
+        if not facts.origins:
+            return None
+        if len(facts.origins) > 1:
+            raise OriginNotAllowed("repeated Origin header")
+        origin = parse_origin(facts.origins[0])
+        if origin is None:
+            raise OriginNotAllowed(f"Origin {facts.origins[0][:100]!r} is never allowed")
+        return origin
+
+    def known_origin(self, origin: str) -> bool:
+        """Listed by the admin, allowed with the CLI, or holding a live token."""
+        return (origin in self.settings.allowed_origins
+                or self.store.allowed_site(origin) is not None
+                or self.store.has_grant(origin))
+
+    def preflight(self, facts: Facts, requested_headers: list[str]) -> str:
+        """The origin to allow in a CORS preflight answer, or an error."""
+        self.check_host(facts)
+        origin = self.origin_of(facts)
+        if origin is None:
+            raise OriginNotAllowed("a preflight needs an Origin")
+        route = classify(facts.method, facts.path)
+        if route.kind != "public" and origin not in self.own(facts) \
+                and not self.known_origin(origin):
+            raise OriginNotAllowed(f"{origin} is not paired with this computer's Scanlet",
+                                   origin=origin)
+        extra = set(requested_headers) - set(ALLOWED_REQUEST_HEADERS)
+        if extra:
+            raise OriginNotAllowed(f"request headers not allowed: {sorted(extra)}")
+        return origin
+
+    # The request ------------------------------------------------------------------------
+
+    def decide(self, facts: Facts) -> Verdict:
+        """Who the request acts for, or an AccessError. Host is checked first."""
+        self.check_host(facts)
+        route = classify(facts.method, facts.path)
+        origin = self.origin_of(facts)
+        own = self.own(facts)
+        # Beyond loopback anyone on the network could claim to be Scanlet's own page, so
+        # remote mode trusts no origin without a token and takes no consent decisions.
+        is_own = not self.remote and ((origin in own) if origin is not None
+                                      else facts.fetch_site == "same-origin")
+        self._check_fetch_metadata(facts, route, is_own)
+        if route.kind == "page":
+            return Verdict(ANONYMOUS, None)
+        if route.kind == "consent":
+            if not is_own or origin is None or facts.fetch_site not in (None, "same-origin"):
+                raise OriginNotAllowed("decisions are taken only on Scanlet's own consent page")
+            return Verdict(Principal("self", "self", origin, frozenset(ALL_SCOPES)), None)
+        self._check_body(facts)
+        foreign = origin if origin is not None and origin not in own else None
+        if route.kind == "public":
+            principal = self._credential(facts, origin, is_own, required=False)
+            return Verdict(principal, foreign)
+        principal = self._credential(facts, origin, is_own, required=True)
+        assert route.scope is not None
+        if route.scope not in principal.scopes:
+            raise ScopeNotGranted(f"this needs the {route.scope!r} scope", scope=route.scope)
+        return Verdict(principal, foreign)
+
+    def _check_fetch_metadata(self, facts: Facts, route: Route, is_own: bool) -> None:
+        mode = facts.fetch_mode
+        if mode is None:
+            return
+        if facts.websocket:
+            if mode != "websocket":
+                raise FetchModeNotAllowed(f"Sec-Fetch-Mode {mode!r} on a WebSocket")
+            return
+        if route.kind == "page":
+            return
+        if route.kind == "consent":
+            if mode not in ("navigate", "same-origin", "cors"):
+                raise FetchModeNotAllowed(f"Sec-Fetch-Mode {mode!r}")
+            return
+        if mode not in ("cors", "same-origin"):
+            raise FetchModeNotAllowed(f"Sec-Fetch-Mode {mode!r} is not fetch/XHR", mode=mode)
+
+    def _check_body(self, facts: Facts) -> None:
+        if facts.method in SAFE_METHODS or not facts.has_body:
+            return
+        media = (facts.content_type or "").split(";", 1)[0].strip().lower()
+        if media != "application/json":
+            raise UnsupportedMediaType(f"Content-Type {media or 'none'!r}; send application/json")
+
+    def _bearer(self, facts: Facts) -> str | None:
+        values = [v for v in facts.authorization if v.strip()]
+        if len(values) > 1:
+            raise TokenInvalid("repeated Authorization header")
+        if values:
+            scheme, _, value = values[0].strip().partition(" ")
+            if scheme.lower() != "bearer" or not value.strip():
+                raise TokenInvalid("use Authorization: Bearer <token>")
+            return value.strip()
+        if facts.product_keys:
+            return facts.product_keys[0].strip()
+        if facts.ws_tokens:
+            return facts.ws_tokens[0]
+        return None
+
+    def _credential(self, facts: Facts, origin: str | None, is_own: bool,
+                    required: bool) -> Principal:
+        secret = self._bearer(facts)
+        if secret is None:
+            if is_own:
+                return Principal("self", "self", origin, frozenset(ALL_SCOPES))
+            if not required:
+                return ANONYMOUS
+            if origin is not None:
+                raise Unauthorized(f"{origin} must pair first (POST /v1/pair) and send its "
+                                   "token as Authorization: Bearer", origin=origin)
+            raise Unauthorized("send an API key (scanlet keys create) as "
+                               "Authorization: Bearer")
+        if secret.startswith(TOKEN_PREFIX):
+            grant = self.store.lookup_token(secret)
+            if grant is None:
+                raise TokenInvalid()
+            if origin is None or grant.origin != origin:
+                raise TokenOriginMismatch(origin=origin)
+            return Principal("site", grant.id, origin, grant.scopes)
+        if secret.startswith(KEY_PREFIX):
+            key = self.store.lookup_key(secret)
+            if key is None:
+                raise TokenInvalid()
+            if origin is not None and not is_own:
+                raise OriginNotAllowed("API keys are for native clients, not web pages; "
+                                       "pages pair instead", origin=origin)
+            return Principal("key", key.id, origin, key.scopes)
+        raise TokenInvalid()
