@@ -461,3 +461,14 @@ def test_scope_is_enforced(service: Service) -> None:
     token = pair(service, scopes=["upload"])["token"]
     answer = httpx.get(service.url + "/v1/devices", headers=as_site(token))
     assert_problem(answer, 403, "scope_not_granted")
+
+
+def test_web_pages_cannot_name_files_through_raw_options(service: Service) -> None:
+    token = pair(service)["token"]
+    body = {"device": "sane:pnm:0", "resolution": 75,
+            "raw_options": {"filename": str(service.home / "service.ini")}}
+    answer = httpx.post(service.url + "/v1/jobs", json=body, headers=as_site(token))
+    problem = assert_problem(answer, 422, "invalid_setting")
+    assert problem["field"] == "raw_options"
+    with service.client() as http:
+        assert http.get("/v1/jobs").json() == []

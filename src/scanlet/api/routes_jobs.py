@@ -5,10 +5,10 @@ from __future__ import annotations
 import contextlib
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, WebSocket, WebSocketDisconnect, status
+from fastapi import APIRouter, Depends, Request, WebSocket, WebSocketDisconnect, status
 
 from scanlet.api.deps import runtime
-from scanlet.errors import ScanletError
+from scanlet.errors import InvalidSetting, ScanletError
 from scanlet.models import JobInfo, JobRequest
 from scanlet.service.runtime import Runtime
 
@@ -18,7 +18,15 @@ Rt = Annotated[Runtime, Depends(runtime)]
 
 @router.post("", status_code=status.HTTP_201_CREATED,
              summary="Start a scan job; settings are checked against the device first")
-async def create_job(request: JobRequest, rt: Rt) -> JobInfo:
+async def create_job(request: JobRequest, http: Request, rt: Rt) -> JobInfo:
+    principal = http.scope.get("state", {}).get("principal")
+    if principal is not None and principal.kind == "site":
+        text = sorted(k for k, v in request.raw_options.items() if isinstance(v, str))
+        if text:
+            # Text options can name files (the pnm backend's ``filename``); no path from a web
+            # page may reach the filesystem.
+            raise InvalidSetting(f"web pages may not set text options {text}; use the "
+                                 "normalized settings", field="raw_options")
     return await rt.jobs.create(request)
 
 
