@@ -9,11 +9,13 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable, MutableMapping
+from dataclasses import replace
 from typing import Any
 
 from scanlet.api.problems import problem_for
 from scanlet.errors import AccessError, PayloadTooLarge, RateLimited
 from scanlet.security.origins import parse_origin
+from scanlet.security.peer import same_user
 from scanlet.security.policy import (
     ALLOWED_METHODS,
     ALLOWED_REQUEST_HEADERS,
@@ -96,6 +98,9 @@ class AccessControl:
                 and "access-control-request-method" in headers:
             await self._preflight(scope, receive, send, facts, headers)
             return
+        if self.policy.claims_own(facts):
+            facts = replace(facts, peer_trusted=same_user(scope.get("client"),
+                                                          scope.get("server")))
         try:
             verdict = self.policy.decide(facts)
             if facts.method == "POST" and facts.path == "/v1/jobs":

@@ -61,6 +61,7 @@ class Facts:
     fetch_mode: str | None
     websocket: bool = False
     ws_tokens: list[str] = field(default_factory=list)
+    peer_trusted: bool = True  # False: the kernel says another OS user opened the connection
 
 
 @dataclass(frozen=True)
@@ -141,6 +142,14 @@ class AccessPolicy:
             raise OriginNotAllowed(f"Origin {facts.origins[0][:100]!r} is never allowed")
         return origin
 
+    def claims_own(self, facts: Facts) -> bool:
+        """Whether the request would be trusted as Scanlet's own page (without a token)."""
+        if classify(facts.method, facts.path).kind == "consent":
+            return True
+        if facts.origins:
+            return parse_origin(facts.origins[0]) in self.own(facts)
+        return facts.fetch_site == "same-origin"
+
     def known_origin(self, origin: str) -> bool:
         """Listed by the admin, allowed with the CLI, or holding a live token."""
         return (origin in self.settings.allowed_origins
@@ -173,8 +182,8 @@ class AccessPolicy:
         own = self.own(facts)
         # Beyond loopback anyone on the network could claim to be Scanlet's own page, so
         # remote mode trusts no origin without a token and takes no consent decisions.
-        is_own = not self.remote and ((origin in own) if origin is not None
-                                      else facts.fetch_site == "same-origin")
+        is_own = not self.remote and facts.peer_trusted and (
+            (origin in own) if origin is not None else facts.fetch_site == "same-origin")
         self._check_fetch_metadata(facts, route, is_own)
         if route.kind == "page":
             return Verdict(ANONYMOUS, None)
