@@ -227,12 +227,17 @@ def _secure_headers(headers: list[tuple[bytes, bytes]], api: bool,
             names.add(name)
 
     add(b"x-content-type-options", b"nosniff")
-    add(b"referrer-policy", b"no-referrer")
     content_type = next((v for n, v in headers if n.lower() == b"content-type"), b"")
     if content_type.startswith(b"text/html"):
         add(b"content-security-policy", _HTML_CSP.encode())
         add(b"x-frame-options", b"DENY")
         add(b"cache-control", b"no-store")
+        # Not no-referrer: under it a browser sends "Origin: null" with the page's own form
+        # posts, and the consent decision needs Scanlet's origin. Nothing leaves the origin.
+        add(b"referrer-policy", b"same-origin")
+        # The page that opened the consent window gets no handle on it.
+        add(b"cross-origin-opener-policy", b"same-origin")
+    add(b"referrer-policy", b"no-referrer")
     if api:
         add(b"cache-control", b"no-store")
         add(b"cross-origin-resource-policy", b"same-origin")
