@@ -785,3 +785,34 @@ def test_config_allowed_origin_gets_a_token_without_consent(
         assert "access-control-allow-private-network" not in unknown.headers
     finally:
         service.kill()
+
+
+@pytest.mark.timeout(120)
+def test_scanlets_own_pages_use_the_api_without_pairing(
+        context: BrowserContext, service: Service) -> None:
+    """A page Scanlet serves itself (here its API reference) reads, changes state and opens
+    a job's WebSocket with no token, as the demo and admin pages will, while pairing is on."""
+    page = context.new_page()
+    page.goto(service.url + "/v1/docs")
+    result = page.evaluate("""async () => {
+        const devices = await fetch('/v1/devices');
+        const made = await fetch('/v1/documents', {method: 'POST',
+            headers: {'Content-Type': 'application/json'}, body: JSON.stringify({name: 'own'})});
+        const job = await (await fetch('/v1/jobs', {method: 'POST',
+            headers: {'Content-Type': 'application/json'},
+            body: JSON.stringify({device: 'sane:test:0', resolution: 50})})).json();
+        const events = await new Promise((resolve) => {
+            const seen = [];
+            const ws = new WebSocket(location.origin.replace('http', 'ws') +
+                                     '/v1/jobs/' + job.id + '/events');
+            ws.onmessage = (m) => seen.push(JSON.parse(m.data).type);
+            ws.onclose = () => resolve(seen);
+        });
+        return {devices: devices.status, ids: (await devices.json()).map(d => d.id),
+                made: made.status, events};
+    }""")
+    assert result["devices"] == 200 and "sane:test:0" in result["ids"]
+    assert result["made"] == 201
+    assert "page" in result["events"] and result["events"][-1] == "job"
+    with service.client() as http:
+        assert [d["name"] for d in http.get("/v1/documents").json()].count("own") == 1
