@@ -228,7 +228,10 @@ def _register_groups() -> None:
 _register_groups()
 
 
+from scanlet.cli_cert import cert_app  # noqa: E402 - cli_cert imports nothing from this module
 
+app.add_typer(cert_app, name="cert",
+              help="The local HTTPS certificate and the trust stores that hold its CA.")
 
 
 def main() -> Any:

@@ -305,6 +305,7 @@ def load_settings(home: Home, **overrides: Any) -> Settings:
     unknown key.
     """
     values: dict[str, Any] = {}
+    sources: dict[str, str] = {}
     known = {(k.section, k.name): attr for attr, k in _KEYS.items()}
     for path in (home.service_config, home.user_config):
         if not path.exists():
@@ -324,6 +325,7 @@ def load_settings(home: Home, **overrides: Any) -> Settings:
                         file=str(path), key=f"{section}.{name}",
                     )
                 spec = _KEYS[attr]
+                sources[attr] = str(path)
                 try:
                     values[attr] = spec.parse(raw)
                 except ValueError as exc:
@@ -338,23 +340,25 @@ def load_settings(home: Home, **overrides: Any) -> Settings:
     if unknown:
         raise ConfigError(f"unknown settings: {sorted(unknown)}")
     if "host" in overrides and overrides["host"] is not None:
+        sources["host"] = "--host"
         try:
             values["host"] = _parse_address(str(overrides["host"]))
         except ValueError as exc:
             raise ConfigError(f"--host {overrides['host']!r} is not an IP address",
                               key="server.host") from exc
-    return _checked(Settings(**values))
+    return _checked(Settings(**values), sources.get("host", "defaults"))
 
 
-def _checked(settings: Settings) -> Settings:
+def _checked(settings: Settings, host_source: str) -> Settings:
     """Rules between keys: listening beyond loopback needs an explicit key, HTTPS and a cert."""
     if settings.host in LOOPBACK_LISTENERS:
         return settings
     if not settings.allow_remote:
         raise ConfigError(
-            f"[server] host = {settings.host} is not a loopback address; listening on other "
-            "addresses exposes the scanner to the network and needs [server] allow_remote = true",
-            key="server.host", expected="127.0.0.1 or ::1")
+            f"{host_source}: [server] host = {settings.host} is not a loopback address; "
+            "listening on other addresses exposes the scanner to the network and needs "
+            "[server] allow_remote = true", key="server.host", expected="127.0.0.1 or ::1",
+            file=host_source)
     if settings.tls_cert_file is None or settings.tls_key_file is None or \
             not settings.public_names:
         raise ConfigError(

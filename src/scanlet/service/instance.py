@@ -29,13 +29,22 @@ class InstanceInfo:
     host: str | None
     http_port: int | None
     mode: str
+    https_port: int | None = None
 
     @property
     def url(self) -> str | None:
-        if self.host is None or self.http_port is None:
+        """The plain-HTTP URL (None when only HTTPS listens, as in remote mode)."""
+        return self._url("http", self.http_port)
+
+    @property
+    def https_url(self) -> str | None:
+        return self._url("https", self.https_port)
+
+    def _url(self, scheme: str, port: int | None) -> str | None:
+        if self.host is None or port is None:
             return None
         host = f"[{self.host}]" if ":" in self.host else self.host
-        return f"http://{host}:{self.http_port}"
+        return f"{scheme}://{host}:{port}"
 
 
 def read_instance(lock_path: Path) -> InstanceInfo | None:
@@ -60,7 +69,7 @@ def _parse(text: str) -> InstanceInfo | None:
         data: dict[str, Any] = json.loads(text)
         return InstanceInfo(
             pid=int(data["pid"]), host=data.get("host"), http_port=data.get("http_port"),
-            mode=str(data.get("mode", "service")),
+            mode=str(data.get("mode", "service")), https_port=data.get("https_port"),
         )
     except (ValueError, KeyError, TypeError):
         return None
@@ -85,21 +94,25 @@ class InstanceLock:
                 fh.close()
                 if info is None:
                     raise AlreadyRunning(f"another Scanlet process holds {self.path}") from exc
-                where = f", listening on {info.url}" if info.url else ""
+                url = info.url or info.https_url
+                where = f", listening on {url}" if url else ""
                 raise AlreadyRunning(
                     f"Scanlet is already running for this home (pid {info.pid}{where}); "
                     "stop it first or use another --home",
                     pid=info.pid, http_port=info.http_port, host=info.host,
+                    https_port=info.https_port,
                 ) from exc
         self._fh = fh
         self.update(host=None, http_port=None)
         return self
 
-    def update(self, *, host: str | None, http_port: int | None) -> None:
-        """Record the ports once they are bound."""
+    def update(self, *, host: str | None, http_port: int | None,
+               https_port: int | None = None) -> None:
+        """Record the ports once they are bound (``http_port`` None: no plain HTTP)."""
         if self._fh is None:
             raise StorageError("instance lock not held")
-        data = {"pid": os.getpid(), "host": host, "http_port": http_port, "mode": self.mode}
+        data = {"pid": os.getpid(), "host": host, "http_port": http_port,
+                "https_port": https_port, "mode": self.mode}
         self._fh.seek(0)
         self._fh.truncate()
         self._fh.write(json.dumps(data))
