@@ -91,8 +91,7 @@ def classify(method: str, path: str) -> Route:
         return Route("page")
     if _CONSENT_DECISION.match(path):
         return Route("consent")
-    if path in ("/v1/version", "/v1/health") or (path == "/v1/pair" and method == "POST") \
-            or _PAIR_TOKEN.match(path):
+    if path in ("/v1/version", "/v1/health", "/v1/pair") or _PAIR_TOKEN.match(path):
         return Route("public")
     if path.startswith(_ADMIN_PREFIXES):
         return Route("api", "admin")
@@ -191,12 +190,13 @@ class AccessPolicy:
             if not is_own or origin is None or facts.fetch_site not in (None, "same-origin"):
                 raise OriginNotAllowed("decisions are taken only on Scanlet's own consent page")
             return Verdict(Principal("self", "self", origin, frozenset(ALL_SCOPES)), None)
-        self._check_body(facts)
         foreign = origin if origin is not None and origin not in own else None
-        if route.kind == "public":
-            principal = self._credential(facts, origin, is_own, required=False)
-            return Verdict(principal, foreign)
-        principal = self._credential(facts, origin, is_own, required=True)
+        if route.kind == "public":  # needs no credential, so one sent is not even looked at
+            self._check_body(facts)
+            return Verdict(Principal("self", "self", origin, frozenset(ALL_SCOPES)) if is_own
+                           else ANONYMOUS, foreign)
+        principal = self._credential(facts, origin, is_own)
+        self._check_body(facts)
         assert route.scope is not None
         if route.scope not in principal.scopes:
             raise ScopeNotGranted(f"this needs the {route.scope!r} scope", scope=route.scope)
@@ -241,14 +241,11 @@ class AccessPolicy:
             return facts.ws_tokens[0]
         return None
 
-    def _credential(self, facts: Facts, origin: str | None, is_own: bool,
-                    required: bool) -> Principal:
+    def _credential(self, facts: Facts, origin: str | None, is_own: bool) -> Principal:
         secret = self._bearer(facts)
         if secret is None:
             if is_own:
                 return Principal("self", "self", origin, frozenset(ALL_SCOPES))
-            if not required:
-                return ANONYMOUS
             if origin is not None:
                 raise Unauthorized(f"{origin} must pair first (POST /v1/pair) and send its "
                                    "token as Authorization: Bearer", origin=origin)
