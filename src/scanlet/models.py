@@ -208,6 +208,7 @@ class PageInfo(_Model):
     created: datetime
     tags: list[str] = Field(default_factory=list)
     metadata: dict[str, Any] = Field(default_factory=dict)
+    version: int = Field(default=0, description="Edits applied; 0 = as scanned or imported")
 
 
 class DocumentInfo(_Model):

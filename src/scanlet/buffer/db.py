@@ -69,6 +69,26 @@ MIGRATIONS: list[str] = [
     );
     CREATE INDEX jobs_by_state ON jobs(state);
     """,
+    # 1 -> 2: page versions. An edit stores a new file and keeps the previous state here, so
+    # it can be undone; the page row always describes the current version.
+    """
+    ALTER TABLE pages ADD COLUMN file_id TEXT;
+    ALTER TABLE pages ADD COLUMN version INTEGER NOT NULL DEFAULT 0;
+    CREATE TABLE page_versions (
+        page_id   TEXT NOT NULL REFERENCES pages(id) ON DELETE CASCADE,
+        version   INTEGER NOT NULL,
+        file_id   TEXT NOT NULL,
+        width     INTEGER NOT NULL,
+        height    INTEGER NOT NULL,
+        dpi       REAL NOT NULL,
+        bit_depth INTEGER NOT NULL,
+        mode      TEXT NOT NULL,
+        format    TEXT NOT NULL,
+        bytes     INTEGER NOT NULL,
+        sha256    TEXT NOT NULL,
+        PRIMARY KEY (page_id, version)
+    );
+    """,
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)

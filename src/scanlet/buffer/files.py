@@ -98,16 +98,18 @@ class PageFiles:
             )
         return resolved_parent / path.name
 
-    def remove_pages(self, page_ids: Collection[str]) -> list[str]:
-        """Delete pages' files and all their renditions (one pass over thumbs/, however many
-        pages); missing files are fine. Returns the ids whose files could not be deleted."""
+    def remove_pages(self, page_ids: Collection[str],
+                     extra_files: Collection[str] = ()) -> list[str]:
+        """Delete pages' files (plus ``extra_files``: their edited versions) and all their
+        renditions (one pass over thumbs/, however many pages); missing files are fine.
+        Returns the ids whose files could not be deleted."""
         failed: set[str] = set()
-        for page_id in page_ids:
+        for file_id in [*page_ids, *extra_files]:
             try:
-                self.page_path(page_id).unlink(missing_ok=True)
+                self.page_path(file_id).unlink(missing_ok=True)
             except OSError:
-                logger.warning("could not delete page file %s", page_id, exc_info=True)
-                failed.add(page_id)
+                logger.warning("could not delete page file %s", file_id, exc_info=True)
+                failed.add(file_id)
         doomed = set(page_ids)
         for page_id, thumb in self.thumb_files():
             if page_id in doomed:

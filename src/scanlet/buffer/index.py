@@ -172,3 +172,72 @@ def page_ids(conn: sqlite3.Connection, document_id: str | None = None) -> list[s
     if document_id is None:
         return [r[0] for r in conn.execute("SELECT id FROM pages")]
     return page_order(conn, document_id)
+
+
+# -- versions ---------------------------------------------------------------------------------
+
+
+def extra_files(conn: sqlite3.Connection, page_ids: Sequence[str]) -> list[str]:
+    """File ids of these pages other than the page ids themselves: edited current files and
+    every kept earlier version (deleted together with the pages)."""
+    found: list[str] = []
+    for chunk in chunks(page_ids):
+        marks = _marks(chunk)
+        found += [r[0] for r in conn.execute(
+            f"SELECT file_id FROM pages WHERE id IN ({marks}) AND file_id IS NOT NULL "
+            "AND file_id != id", chunk)]
+        found += [r[0] for r in conn.execute(
+            f"SELECT file_id FROM page_versions WHERE page_id IN ({marks})", chunk)]
+    return found
+
+
+def all_files(conn: sqlite3.Connection) -> tuple[dict[str, str], dict[str, list[str]]]:
+    """(page id -> current file id, page id -> earlier versions' file ids) of the buffer."""
+    current = {r[0]: r[1] or r[0] for r in conn.execute("SELECT id, file_id FROM pages")}
+    earlier: dict[str, list[str]] = {}
+    for page_id, file_id in conn.execute("SELECT page_id, file_id FROM page_versions"):
+        earlier.setdefault(page_id, []).append(file_id)
+    return current, earlier
+
+
+def push_version(conn: sqlite3.Connection, stored: StoredPage, new: PageInfo, sha256: str,
+                 file_id: str) -> None:
+    """Keep the current state as a version row and make ``new`` (in ``file_id``) current."""
+    info = stored.info
+    conn.execute(
+        "INSERT INTO page_versions (page_id, version, file_id, width, height, dpi, bit_depth, "
+        "mode, format, bytes, sha256) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        (info.id, info.version, stored.file_id, info.width, info.height, info.dpi,
+         info.bit_depth, info.mode.value, info.format, info.bytes, stored.sha256))
+    conn.execute(
+        "UPDATE pages SET width = ?, height = ?, dpi = ?, bit_depth = ?, mode = ?, format = ?, "
+        "bytes = ?, sha256 = ?, file_id = ?, version = ? WHERE id = ?",
+        (new.width, new.height, new.dpi, new.bit_depth, new.mode.value, new.format, new.bytes,
+         sha256, file_id, info.version + 1, info.id))
+
+
+def pop_version(conn: sqlite3.Connection, stored: StoredPage, *,
+                to_original: bool) -> list[str] | None:
+    """Make the previous (or the first) version current again; None when there is none.
+
+    Returns the file ids no longer used (the current file and any versions passed over),
+    for the caller to delete after the commit.
+    """
+    info = stored.info
+    row = conn.execute(
+        f"SELECT * FROM page_versions WHERE page_id = ? ORDER BY version "
+        f"{'ASC' if to_original else 'DESC'} LIMIT 1", (info.id,)).fetchone()
+    if row is None:
+        return None
+    unused = [stored.file_id] + [r[0] for r in conn.execute(
+        "SELECT file_id FROM page_versions WHERE page_id = ? AND version > ?",
+        (info.id, row["version"]))]
+    conn.execute(
+        "UPDATE pages SET width = ?, height = ?, dpi = ?, bit_depth = ?, mode = ?, format = ?, "
+        "bytes = ?, sha256 = ?, file_id = ?, version = ? WHERE id = ?",
+        (row["width"], row["height"], row["dpi"], row["bit_depth"], row["mode"], row["format"],
+         row["bytes"], row["sha256"], None if row["file_id"] == info.id else row["file_id"],
+         row["version"], info.id))
+    conn.execute("DELETE FROM page_versions WHERE page_id = ? AND version >= ?",
+                 (info.id, row["version"]))
+    return unused

@@ -69,16 +69,28 @@ def recover(conn: sqlite3.Connection, files: PageFiles, busy: Set[str]) -> Recov
     incoming = unlink_all(list(files.incoming_files()))
     partial = unlink_all(list(files.partial_files()))
     temp = files.clear_temp()
-    known = set(index.page_ids(conn))
+    current, earlier = index.all_files(conn)
+    known = set(current)
+    referenced = set(current.values()) | {f for files_ in earlier.values() for f in files_}
     on_disk = dict(files.page_files())
-    orphans = unlink_all(path for page_id, path in on_disk.items()
-                         if page_id not in known and page_id not in busy)
-    missing = sorted(known - on_disk.keys())
+    orphans = unlink_all(path for file_id, path in on_disk.items()
+                         if file_id not in referenced and file_id not in busy)
+    missing = sorted(page_id for page_id, file_id in current.items() if file_id not in on_disk)
     if missing:
         for page_id in missing:
             logger.error("page %s lost its file; dropping it from the index", page_id)
+        lost_versions = [f for page_id in missing for f in earlier.get(page_id, [])]
         with db.transaction(conn):
             index.delete_pages(conn, missing)
+        unlink_all(on_disk[f] for f in lost_versions if f in on_disk)
+    gone = [(page_id, f) for page_id, files_ in earlier.items() if page_id not in missing
+            for f in files_ if f not in on_disk]
+    if gone:
+        logger.error("%d earlier page versions lost their files; they can no longer be "
+                     "restored", len(gone))
+        with db.transaction(conn):
+            conn.executemany("DELETE FROM page_versions WHERE page_id = ? AND file_id = ?",
+                             gone)
     alive = known - set(missing)
     thumbs = unlink_all([path for page_id, path in files.thumb_files()
                          if page_id not in alive and page_id not in busy])

@@ -86,6 +86,7 @@ class StoredPage:
 
     info: PageInfo
     sha256: str
+    file_id: str  # the current version's file (the page id itself until the first edit)
 
 
 def page_from_row(row: sqlite3.Row) -> StoredPage:
@@ -105,5 +106,6 @@ def page_from_row(row: sqlite3.Row) -> StoredPage:
         created=from_text(row["created"]),
         tags=json.loads(row["tags"]),
         metadata=json.loads(row["metadata"]),
+        version=row["version"],
     )
-    return StoredPage(info=info, sha256=row["sha256"])
+    return StoredPage(info=info, sha256=row["sha256"], file_id=row["file_id"] or row["id"])

@@ -29,7 +29,7 @@ import math
 import os
 import sqlite3
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from types import TracebackType
@@ -195,8 +195,10 @@ class PageStore:
     def delete_document(self, document_id: str) -> None:
         """Delete a document with its pages and their files."""
         with self._locked("delete_document", write=True) as conn:
+            index.require_document(conn, document_id)
+            extra = index.extra_files(conn, index.page_ids(conn, document_id))
             page_ids = index.delete_document(conn, document_id)
-        self._forget_pages(page_ids)
+        self._forget_pages(page_ids, extra)
         logger.info("deleted document %s with %d pages", document_id, len(page_ids))
 
     # -- adding pages -------------------------------------------------------------------------
@@ -391,11 +393,11 @@ class PageStore:
         return self._original(self._stored(page_id), cache=cache)
 
     def _original(self, stored: StoredPage, *, cache: bool = True) -> bytes:
-        key: CacheKey = ("o", stored.info.id, "")
+        key: CacheKey = ("o", stored.info.id, stored.sha256)
         data = self._cache.get(key)
         if data is not None:
             return data
-        data = read_encrypted(self._files.page_path(stored.info.id), self._key)
+        data = read_encrypted(self._files.page_path(stored.file_id), self._key)
         if hashlib.sha256(data).hexdigest() != stored.sha256:
             raise PageCorrupt(f"page {stored.info.id}'s file does not match its index entry",
                               page_id=stored.info.id)
@@ -437,6 +439,74 @@ class PageStore:
             index.update_columns(conn, "pages", page_id, changes)
             return index.get_page(conn, page_id).info
 
+    # -- editing ------------------------------------------------------------------------------
+
+    def replace_image(self, page_id: str, data: bytes, fmt: Literal["jpeg", "png"], *,
+                      dpi: float) -> PageInfo:
+        """Store ``data`` as the page's new current version; the previous one is kept so the
+        edit can be undone (:meth:`undo_edit`) until the page is deleted.
+
+        The new file is durable before the row commits; a crash in between leaves a stray
+        file that :meth:`recover` deletes. InvalidSetting for undecodable data or a bad dpi,
+        PageNotFound, StorageError.
+        """
+        if fmt not in MEDIA_TYPE:
+            raise InvalidSetting(f"unsupported format {fmt!r}", field="format",
+                                 allowed=sorted(MEDIA_TYPE))
+        if not _valid_dpi(float(dpi)):
+            raise InvalidSetting("dpi must be a positive number", field="dpi")
+        try:
+            facts = inspect(data, fmt, full_decode=True)
+        except ImageDecodeError as exc:
+            raise InvalidSetting(str(exc), field="data") from exc
+        self._stored(page_id)  # PageNotFound before writing anything
+        file_id = new_id()
+        path = self._files.page_path(file_id)
+        with self._lock:
+            self._adding.add(file_id)
+        try:
+            try:
+                write_encrypted(path, self._key, data, fsync=self._fsync)
+                if self._fsync:
+                    fsync_dir(self._files.pages_dir)
+            except OSError as exc:
+                path.unlink(missing_ok=True)
+                raise StorageError(f"cannot write the page file: {exc}") from exc
+            try:
+                with self._locked("replace_image", write=True) as conn:
+                    stored = index.get_page(conn, page_id)
+                    new = stored.info.model_copy(update={
+                        "width": facts.width, "height": facts.height, "dpi": float(dpi),
+                        "bit_depth": facts.bit_depth, "mode": facts.mode,
+                        "format": facts.format, "bytes": len(data)})
+                    index.push_version(conn, stored, new, hashlib.sha256(data).hexdigest(),
+                                       file_id)
+                    info = index.get_page(conn, page_id).info
+            except BaseException:
+                path.unlink(missing_ok=True)
+                raise
+        finally:
+            with self._lock:
+                self._adding.discard(file_id)
+        return info
+
+    def undo_edit(self, page_id: str, *, to_original: bool = False) -> PageInfo:
+        """Make the previous version current (or the first, with ``to_original``); the
+        undone versions' files are deleted. InvalidSetting when the page was never edited."""
+        with self._locked("undo_edit", write=True) as conn:
+            stored = index.get_page(conn, page_id)
+            unused = index.pop_version(conn, stored, to_original=to_original)
+            if unused is None:
+                raise InvalidSetting(f"page {page_id} has no edit to undo", field="page_id")
+            info = index.get_page(conn, page_id).info
+        for file_id in unused:
+            try:
+                self._files.page_path(file_id).unlink(missing_ok=True)
+            except OSError:
+                logger.warning("could not delete undone version %s", file_id, exc_info=True)
+        self._cache.discard_if(lambda key: key[0] == "o" and key[1] == page_id)
+        return info
+
     def move_pages(self, document_id: str, page_ids: list[str], to_index: int) -> list[PageInfo]:
         """Move a selection of a document's pages so the first lands at ``to_index``.
 
@@ -471,16 +541,18 @@ class PageStore:
             missing = [p for p in unique if p not in owners]
             if missing:
                 raise PageNotFound(f"no page {missing[0]}", page_ids=missing)
+            extra = index.extra_files(conn, unique)
             index.delete_pages(conn, unique)
-        self._forget_pages(unique)
+        self._forget_pages(unique, extra)
         return len(unique)
 
     def delete_all_pages(self, document_id: str | None = None) -> int:
         """Delete every page of a document, or of the whole buffer (documents are kept)."""
         with self._locked("delete_all_pages", write=True) as conn:
             page_ids = index.page_ids(conn, document_id)
+            extra = index.extra_files(conn, page_ids)
             index.delete_pages(conn, page_ids)
-        self._forget_pages(page_ids)
+        self._forget_pages(page_ids, extra)
         logger.info("deleted %d pages of %s", len(page_ids), document_id or "the whole buffer")
         return len(page_ids)
 
@@ -544,12 +616,13 @@ class PageStore:
             raise InvalidSetting(f"page {page_id} is not in document {document_id}",
                                  field="page_ids")
 
-    def _forget_pages(self, page_ids: list[str]) -> None:
-        """After the rows are committed: remove files and cached bytes (best effort; files
-        left behind are deleted by the next :meth:`recover`)."""
+    def _forget_pages(self, page_ids: list[str], extra_files: Sequence[str] = ()) -> None:
+        """After the rows are committed: remove files (the pages' own and ``extra_files``:
+        edited versions) and cached bytes (best effort; files left behind are deleted by the
+        next :meth:`recover`)."""
         if not page_ids:
             return
-        failed = self._files.remove_pages(page_ids)
+        failed = self._files.remove_pages(page_ids, extra_files)
         if failed:
             logger.warning("files of %d deleted pages remain until the next start-up",
                            len(failed))
