@@ -241,6 +241,7 @@ class Settings:
     pairing: bool = True
     token_days: int = 90
     max_body_kb: int = 1024
+    max_import_mb: int = 200
     max_image_megapixels: int = 200
     pair_requests_per_minute: int = 5
     scans_per_minute: int = 30
@@ -276,6 +277,8 @@ _KEYS: dict[str, _Key] = {
     "token_days": _Key("security", "token_days", _parse_positive_int, "days, an integer > 0"),
     "max_body_kb": _Key("limits", "max_body_kb", _parse_positive_int,
                         "kilobytes, an integer > 0"),
+    "max_import_mb": _Key("limits", "max_import_mb", _parse_positive_int,
+                          "megabytes, an integer > 0"),
     "max_image_megapixels": _Key("limits", "max_image_megapixels", _parse_positive_int,
                                  "megapixels, an integer > 0"),
     "pair_requests_per_minute": _Key("limits", "pair_requests_per_minute", _parse_count,
@@ -397,6 +400,7 @@ _SERVICE_CONFIG_TEMPLATE = """\
 
 [limits]
 # max_body_kb = 1024
+# max_import_mb = 200
 # max_image_megapixels = 200
 # pair_requests_per_minute = 5
 # scans_per_minute = 30

@@ -13,9 +13,11 @@ from scanlet.api import (
     problems,
     routes_buffer,
     routes_devices,
+    routes_import,
     routes_jobs,
     routes_pairing,
     routes_system,
+    routes_tasks,
 )
 from scanlet.security.middleware import AccessControl
 from scanlet.security.policy import AccessPolicy
@@ -41,10 +43,11 @@ def create_app(runtime: Runtime) -> FastAPI:
     app.state.runtime = runtime
     problems.install(app)
     for module in (routes_system, routes_pairing, routes_devices, routes_jobs, routes_buffer,
-                   docs_page):
+                   routes_import, routes_tasks, docs_page):
         app.include_router(module.router)
     settings = runtime.settings
     app.add_middleware(AccessControl, policy=AccessPolicy(settings, runtime.access),
                        max_body_bytes=settings.max_body_kb * 1024,
+                       max_file_bytes=settings.max_import_mb * 2**20,
                        scans_per_minute=settings.scans_per_minute)
     return app

@@ -27,7 +27,7 @@ from scanlet.security.access import ALL_SCOPES, KEY_PREFIX, TOKEN_PREFIX, Access
 from scanlet.security.origins import LOOPBACK_NAMES, own_origins, parse_origin
 
 #: Header names (lower case) a browser page may send; anything else fails the preflight.
-ALLOWED_REQUEST_HEADERS = ("authorization", "content-type", "if-none-match")
+ALLOWED_REQUEST_HEADERS = ("authorization", "content-type", "if-none-match", "x-pdf-password")
 ALLOWED_METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE")
 EXPOSED_HEADERS = ("ETag", "Content-Disposition", "Retry-After", "Location")
 #: The product-key header of the compatibility API; native clients may send their key in it.
@@ -40,6 +40,11 @@ _PAIR_TOKEN = re.compile(r"^/v1/pair/[A-Za-z0-9_-]{1,64}/token$")
 _CONSENT_PAGE = re.compile(r"^/pair/[A-Za-z0-9_-]{1,64}$")
 _CONSENT_DECISION = re.compile(r"^/pair/[A-Za-z0-9_-]{1,64}/decision$")
 _PAGES = ("/v1/docs", "/v1/openapi.json")
+_IMPORT = re.compile(r"^/v1/documents/[A-Za-z0-9_-]{1,64}/import$")
+#: Media types a file-taking route accepts; none of them can be sent by a plain HTML form,
+#: so such requests are preflighted like JSON ones.
+BINARY_MEDIA_TYPES = ("application/octet-stream", "application/pdf", "image/jpeg", "image/png",
+                      "image/tiff", "image/bmp", "image/webp")
 _ADMIN_PREFIXES = ("/v1/sites", "/v1/keys")
 
 
@@ -83,6 +88,7 @@ class Route:
 
     kind: str  # page | consent | public | api
     scope: str | None = None
+    binary: bool = False  # takes a file as its body (streamed, own size cap) instead of JSON
 
 
 def classify(method: str, path: str) -> Route:
@@ -95,6 +101,8 @@ def classify(method: str, path: str) -> Route:
         return Route("public")
     if path.startswith(_ADMIN_PREFIXES):
         return Route("api", "admin")
+    if method == "POST" and _IMPORT.match(path):
+        return Route("api", "files", binary=True)
     return Route("api", "scan")
 
 
@@ -192,11 +200,11 @@ class AccessPolicy:
             return Verdict(Principal("self", "self", origin, frozenset(ALL_SCOPES)), None)
         foreign = origin if origin is not None and origin not in own else None
         if route.kind == "public":  # needs no credential, so one sent is not even looked at
-            self._check_body(facts)
+            self._check_body(facts, route)
             return Verdict(Principal("self", "self", origin, frozenset(ALL_SCOPES)) if is_own
                            else ANONYMOUS, foreign)
         principal = self._credential(facts, origin, is_own)
-        self._check_body(facts)
+        self._check_body(facts, route)
         assert route.scope is not None
         if route.scope not in principal.scopes:
             raise ScopeNotGranted(f"this needs the {route.scope!r} scope", scope=route.scope)
@@ -219,10 +227,16 @@ class AccessPolicy:
         if mode not in ("cors", "same-origin"):
             raise FetchModeNotAllowed(f"Sec-Fetch-Mode {mode!r} is not fetch/XHR", mode=mode)
 
-    def _check_body(self, facts: Facts) -> None:
+    def _check_body(self, facts: Facts, route: Route) -> None:
         if facts.method in SAFE_METHODS or not facts.has_body:
             return
         media = (facts.content_type or "").split(";", 1)[0].strip().lower()
+        if route.binary:
+            if media not in BINARY_MEDIA_TYPES:
+                raise UnsupportedMediaType(f"Content-Type {media or 'none'!r}; send the file as "
+                                           f"one of {list(BINARY_MEDIA_TYPES)}",
+                                           allowed=list(BINARY_MEDIA_TYPES))
+            return
         if media != "application/json":
             raise UnsupportedMediaType(f"Content-Type {media or 'none'!r}; send application/json")
 

@@ -19,6 +19,7 @@ from scanlet.devices.sane_config import prepare_demo_config
 from scanlet.jobs import JobManager
 from scanlet.security.access import AccessStore, cli_key
 from scanlet.security.pairing import PairingBroker
+from scanlet.tasks import TaskManager
 
 log = logging.getLogger(__name__)
 
@@ -52,6 +53,7 @@ class Runtime:
         ))
         self.jobs = JobManager(self.store, self.devices,
                                default_jpeg_quality=settings.jpeg_quality)
+        self.tasks = TaskManager(self.store.temp_dir / "tasks")
         Image.MAX_IMAGE_PIXELS = settings.max_image_megapixels * 1_000_000
         self.access = AccessStore(home.access_db)
         cli_key(self.access, home.cli_key)
@@ -66,6 +68,7 @@ class Runtime:
         await self.jobs.start()
 
     async def close(self) -> None:
+        await self.tasks.close()
         await self.jobs.close()
         await self.devices.close()
         self.store.close()

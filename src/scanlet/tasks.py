@@ -1,0 +1,208 @@
+"""Long processing tasks (OCR, searchable PDFs, batch edits) with progress, cancel and a result.
+
+A task runs a blocking function in a worker thread (the function itself may fan out to
+processes, as OCR does); the event loop stays free. Clients follow it over a WebSocket (the
+same event shape as scan jobs: ``task`` state changes and ``progress``), cancel it, and fetch
+its result: JSON, and for tasks that produce a file, the file. Tasks live in memory only; a
+restart forgets them (their inputs are in the buffer, so they can simply be started again).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import secrets
+import shutil
+import threading
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from enum import StrEnum
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, Field
+
+from scanlet.errors import JobStateError, NotFound, ScanCancelled, ScanletError
+from scanlet.models import ErrorInfo
+
+log = logging.getLogger(__name__)
+
+MAX_KEPT = 50
+
+Progress = Callable[[int, int], None]
+
+
+class TaskNotFound(NotFound):
+    code = "task_not_found"
+    title = "No such task"
+
+
+class TaskState(StrEnum):
+    RUNNING = "running"
+    COMPLETED = "completed"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+
+    @property
+    def finished(self) -> bool:
+        return self is not TaskState.RUNNING
+
+
+class TaskInfo(BaseModel):
+    id: str
+    kind: str
+    state: TaskState
+    done: int = 0
+    total: int = 0
+    created: datetime
+    updated: datetime
+    error: ErrorInfo | None = None
+    result: dict[str, Any] | None = None
+    file: str | None = Field(default=None, description="Media type of the result file, if any")
+
+
+@dataclass(frozen=True)
+class TaskOutput:
+    """What a task function returns: JSON for the client and optionally a file."""
+
+    result: dict[str, Any]
+    file: Path | None = None
+    media_type: str | None = None
+
+
+#: A task function: (workdir for its files, progress callback, cancel flag) -> output.
+Work = Callable[[Path, Progress, threading.Event], TaskOutput]
+
+
+@dataclass
+class _Task:
+    info: TaskInfo
+    workdir: Path
+    cancel: threading.Event = field(default_factory=threading.Event)
+    events: list[dict[str, Any]] = field(default_factory=list)
+    changed: asyncio.Condition = field(default_factory=asyncio.Condition)
+    output: TaskOutput | None = None
+    runner: asyncio.Task[None] | None = None
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+class TaskManager:
+    """Runs and tracks tasks; files go to ``scratch`` (the buffer's scratch folder)."""
+
+    def __init__(self, scratch: Path) -> None:
+        self.scratch = scratch
+        self._tasks: dict[str, _Task] = {}
+
+    def start(self, kind: str, work: Work, total: int = 0) -> TaskInfo:
+        """Start ``work`` in a thread; returns at once."""
+        now = _now()
+        task_id = secrets.token_hex(8)
+        workdir = self.scratch / f"task-{task_id}"
+        workdir.mkdir(parents=True, mode=0o700)
+        task = _Task(TaskInfo(id=task_id, kind=kind, state=TaskState.RUNNING, total=total,
+                              created=now, updated=now), workdir)
+        self._tasks[task_id] = task
+        task.events.append({"type": "task", "task": task.info.model_dump(mode="json")})
+        task.runner = asyncio.get_running_loop().create_task(self._run(task, work))
+        self._prune()
+        return task.info
+
+    async def _run(self, task: _Task, work: Work) -> None:
+        loop = asyncio.get_running_loop()
+
+        def progress(done: int, total: int) -> None:
+            if task.cancel.is_set():
+                raise ScanCancelled("the task was cancelled")
+            loop.call_soon_threadsafe(self._progress, task, done, total)
+
+        try:
+            task.output = await asyncio.to_thread(work, task.workdir, progress, task.cancel)
+            state, error = TaskState.COMPLETED, None
+        except ScanCancelled:
+            state, error = TaskState.CANCELLED, None
+        except ScanletError as exc:
+            state, error = TaskState.FAILED, ErrorInfo(**exc.to_dict())
+        except Exception as exc:  # a bug: keep the service up, report it on the task
+            log.exception("task %s (%s) failed", task.info.id, task.info.kind)
+            state, error = TaskState.FAILED, ErrorInfo(code="internal", message=str(exc))
+        if task.cancel.is_set() and state is TaskState.COMPLETED:
+            state = TaskState.CANCELLED
+        output = task.output
+        task.info = task.info.model_copy(update={
+            "state": state, "error": error, "updated": _now(),
+            "result": output.result if output and state is TaskState.COMPLETED else None,
+            "file": output.media_type if output and output.file else None})
+        await self._publish(task, {"type": "task", "task": task.info.model_dump(mode="json")})
+
+    def _progress(self, task: _Task, done: int, total: int) -> None:
+        task.info = task.info.model_copy(update={"done": done, "total": total,
+                                                 "updated": _now()})
+        asyncio.get_running_loop().create_task(self._publish(
+            task, {"type": "progress", "done": done, "total": total}))
+
+    async def _publish(self, task: _Task, event: dict[str, Any]) -> None:
+        async with task.changed:
+            task.events.append(event)
+            task.changed.notify_all()
+
+    def _get(self, task_id: str) -> _Task:
+        task = self._tasks.get(task_id)
+        if task is None:
+            raise TaskNotFound(f"no task {task_id}", task_id=task_id)
+        return task
+
+    def get(self, task_id: str) -> TaskInfo:
+        return self._get(task_id).info
+
+    def list(self) -> list[TaskInfo]:
+        return [t.info for t in self._tasks.values()]
+
+    def cancel(self, task_id: str) -> TaskInfo:
+        task = self._get(task_id)
+        if task.info.state.finished:
+            raise JobStateError(f"task {task_id} is {task.info.state}", task=task_id)
+        task.cancel.set()
+        return task.info
+
+    def result_file(self, task_id: str) -> tuple[Path, str]:
+        """The finished task's file and its media type."""
+        task = self._get(task_id)
+        output = task.output
+        if task.info.state is not TaskState.COMPLETED or output is None or output.file is None:
+            raise JobStateError(f"task {task_id} has no file (state {task.info.state})",
+                                task=task_id)
+        return output.file, output.media_type or "application/octet-stream"
+
+    async def events(self, task_id: str) -> AsyncIterator[dict[str, Any]]:
+        """The task's events from its start, then live ones until it finishes."""
+        task = self._get(task_id)
+        sent = 0
+        while True:
+            async with task.changed:
+                await task.changed.wait_for(lambda: len(task.events) > sent)  # noqa: B023
+                batch = task.events[sent:]
+                sent = len(task.events)
+            for event in batch:
+                yield event
+            if task.info.state.finished and sent == len(task.events):
+                return
+
+    def _prune(self) -> None:
+        finished = [t for t in self._tasks.values() if t.info.state.finished]
+        for task in finished[:max(0, len(self._tasks) - MAX_KEPT)]:
+            del self._tasks[task.info.id]
+            shutil.rmtree(task.workdir, ignore_errors=True)
+
+    async def close(self) -> None:
+        """Cancel running tasks and remove every task's files."""
+        for task in self._tasks.values():
+            task.cancel.set()
+        runners = [t.runner for t in self._tasks.values() if t.runner is not None]
+        await asyncio.gather(*runners, return_exceptions=True)
+        for task in self._tasks.values():
+            shutil.rmtree(task.workdir, ignore_errors=True)
+        self._tasks.clear()
