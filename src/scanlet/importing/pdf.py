@@ -1,0 +1,292 @@
+"""PDF files -> pages, through a resource-limited worker process (the service's side).
+
+The PDF itself is never parsed in the service: :func:`import_pdf` starts
+``python -m scanlet.importing.pdf_worker`` (an argument list, no shell; a fresh interpreter,
+never a fork of the threaded service) for this one file, hands it the password on stdin and
+stores each page the worker announces. The worker limits its own memory and CPU time
+(RLIMIT_AS, RLIMIT_CPU); this side adds the wall-clock limits: at most
+:attr:`PdfLimits.page_timeout` seconds without news, :attr:`PdfLimits.total_timeout` for the
+whole file; past either the worker is killed and the import is refused (413, ``time``).
+
+Page files travel through a private folder (``mkdtemp``: 0700) under the buffer's scratch
+folder and are deleted as soon as they are stored; the folder is removed at the end whatever
+happens (and by the store's start-up recovery after a crash).
+
+Rasterising dpi: 200 by default (:data:`DEFAULT_DPI`): text stays sharp on screen and in
+print and an A4 page is 1654 x 2339 pixels (about 0.5 MB as JPEG); pass 300 for OCR of small
+print. Pages that are one image are extracted at their own resolution whatever the dpi.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import os
+import queue
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO, Any
+
+from scanlet.errors import ScanletError
+from scanlet.importing.errors import (
+    ImportFailed,
+    ImportInvalid,
+    ImportTooLarge,
+    import_error_from_dict,
+)
+from scanlet.importing.images import AddPage, Progress
+
+logger = logging.getLogger(__name__)
+worker_logger = logging.getLogger("scanlet.importing.worker")
+
+WORKER_MODULE = "scanlet.importing.pdf_worker"
+#: dpi at which pages that are not a single image are rasterised (see the module doc).
+DEFAULT_DPI = 200.0
+MIN_DPI, MAX_DPI = 10.0, 2400.0
+#: Memory the worker needs besides page pixels (interpreter, qpdf, pdfium: ~60 MB measured)
+#: and per pixel of the largest page (pdfium's bitmap, the RGB copy, the grey test).
+_MEMORY_BASE = 768 * 2**20
+_MEMORY_PER_PIXEL = 16
+_LOG_TAIL = 256 * 1024
+_CRASH_SIGNALS = frozenset({signal.SIGSEGV, signal.SIGABRT, signal.SIGBUS, signal.SIGILL,
+                            signal.SIGFPE, getattr(signal, "SIGTRAP", signal.SIGABRT)})
+
+
+@dataclass(frozen=True)
+class PdfLimits:
+    """Bounds of one PDF import (all refusals are ImportTooLarge, 413).
+
+    ``memory_bytes`` None sizes the worker's address space from the pixel cap.
+    """
+
+    max_pages: int = 1000
+    memory_bytes: int | None = None
+    cpu_seconds: int = 1800
+    page_timeout: float = 120.0
+    total_timeout: float = 3600.0
+
+    def memory_for(self, max_pixels: int) -> int:
+        if self.memory_bytes is not None:
+            return self.memory_bytes
+        return _MEMORY_BASE + _MEMORY_PER_PIXEL * max_pixels
+
+
+class _Worker:
+    """One running worker: its events as a queue (a reader thread), acks, and cleanup."""
+
+    def __init__(self, command: list[str], log_path: Path) -> None:
+        self._log = log_path.open("wb")
+        try:
+            self.process = subprocess.Popen(  # an argument list, no shell
+                command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self._log,
+                start_new_session=True, env=_environment(), cwd=log_path.parent)
+        except OSError as exc:
+            self._log.close()
+            raise ImportFailed(f"cannot start the PDF worker: {exc}") from exc
+        assert self.process.stdout is not None and self.process.stdin is not None
+        self._stdin: IO[bytes] = self.process.stdin
+        self.events: queue.Queue[dict[str, Any] | None] = queue.Queue()
+        self.killed = False
+        threading.Thread(target=self._read, args=(self.process.stdout,), daemon=True,
+                         name="pdf-worker-events").start()
+
+    def _read(self, stream: IO[bytes]) -> None:
+        try:
+            for line in iter(lambda: stream.readline(1 << 16), b""):
+                try:
+                    event = json.loads(line)
+                except ValueError:
+                    event = {"ev": "garbage", "line": line[:200].decode(errors="replace")}
+                self.events.put(event if isinstance(event, dict) else {"ev": "garbage"})
+        except (OSError, ValueError):
+            pass
+        finally:
+            self.events.put(None)
+
+    def send(self, line: bytes) -> None:
+        """Write a line; a worker that already exited is noticed through its events."""
+        with contextlib.suppress(OSError, ValueError):
+            self._stdin.write(line)
+            self._stdin.flush()
+
+    def kill(self) -> None:
+        if self.process.poll() is None:
+            self.killed = True
+            self.process.kill()
+
+    def close(self) -> None:
+        self.kill()
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            self.process.wait(timeout=10)
+        for stream in (self.process.stdin, self.process.stdout):
+            if stream is not None:
+                with contextlib.suppress(OSError):
+                    stream.close()
+        self._log.close()
+
+
+def _environment() -> dict[str, str]:
+    """The service's environment, with the folder holding ``scanlet`` first on the path
+    (so the worker imports this very code even when the service runs from a checkout)."""
+    env = dict(os.environ)
+    package_root = str(Path(__file__).resolve().parents[2])
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (package_root, env.get("PYTHONPATH")) if p)
+    return env
+
+
+def _command(path: Path, out_dir: Path, dpi: float, max_pixels: int,
+             limits: PdfLimits) -> list[str]:
+    level = logging.getLevelName(logging.getLogger("scanlet").getEffectiveLevel())
+    return [
+        sys.executable, "-m", WORKER_MODULE, "--input", str(path), "--out-dir", str(out_dir),
+        "--dpi", repr(float(dpi)), "--max-pages", str(limits.max_pages),
+        "--max-pixels", str(max_pixels),
+        "--memory-bytes", str(limits.memory_for(max_pixels)),
+        "--cpu-seconds", str(limits.cpu_seconds), "--parent-pid", str(os.getpid()),
+        "--log-level", level if isinstance(level, str) else "INFO",
+    ]
+
+
+def _relog(log_path: Path) -> None:
+    """Re-log the worker's JSON log lines (the last :data:`_LOG_TAIL` bytes) at their level."""
+    try:
+        with log_path.open("rb") as fh:
+            fh.seek(max(0, log_path.stat().st_size - _LOG_TAIL))
+            lines = fh.read().decode(errors="replace").splitlines()
+    except OSError:
+        return
+    for line in lines:
+        try:
+            record = json.loads(line)
+            level = logging.getLevelName(str(record["level"]))
+            worker_logger.log(level if isinstance(level, int) else logging.INFO,
+                              "%s: %s", record.get("logger"), record.get("msg"))
+        except (ValueError, KeyError, TypeError):
+            if line.strip():
+                worker_logger.warning("%s", line)
+
+
+def _exit_error(worker: _Worker) -> ScanletError:
+    """Why the worker stopped without a ``done`` or ``error`` event."""
+    code = worker.process.wait()
+    if code < 0:
+        sig = -code
+        try:
+            name = signal.Signals(sig).name
+        except ValueError:
+            name = str(sig)
+        if sig == getattr(signal, "SIGXCPU", -1):
+            return ImportTooLarge("the PDF needs more processing time than an import may use",
+                                  limit="cpu")
+        if sig == signal.SIGKILL:
+            return ImportTooLarge("the PDF worker was killed (out of memory)", limit="memory")
+        if sig in _CRASH_SIGNALS:
+            return ImportInvalid(f"the PDF renderer crashed on this file ({name})",
+                                 field="data", signal=name)
+        return ImportFailed(f"the PDF worker ended by signal {name}", signal=name)
+    return ImportFailed(f"the PDF worker exited with status {code} without an answer",
+                        exit_code=code)
+
+
+def import_pdf(
+    source: bytes | Path,
+    add: AddPage,
+    *,
+    temp_root: Path,
+    dpi: float | None = None,
+    password: str | None = None,
+    max_pixels: int,
+    limits: PdfLimits | None = None,
+    progress: Progress | None = None,
+) -> None:
+    """Append every page of a PDF through ``add``, in order (see the module doc).
+
+    The caller deletes what was added if this raises (all-or-nothing). Raises
+    PdfPasswordRequired, ImportInvalid, ImportTooLarge, or ImportFailed when the worker
+    itself broke.
+    """
+    limits = limits or PdfLimits()
+    temp_root.mkdir(parents=True, exist_ok=True, mode=0o700)
+    work = Path(tempfile.mkdtemp(prefix="pdf-import-", dir=temp_root))
+    try:
+        path = source if isinstance(source, Path) else work / "input.pdf"
+        if isinstance(source, bytes):
+            path.write_bytes(source)
+        out_dir = work / "pages"
+        out_dir.mkdir(mode=0o700)
+        command = _command(path.resolve(), out_dir, dpi or DEFAULT_DPI, max_pixels, limits)
+        worker = _Worker(command, work / "worker.log")
+        try:
+            worker.send(json.dumps({"password": password}).encode() + b"\n")
+            _converse(worker, out_dir, add, limits, progress)
+        finally:
+            worker.close()
+            _relog(work / "worker.log")
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+def _converse(worker: _Worker, out_dir: Path, add: AddPage, limits: PdfLimits,
+              progress: Progress | None) -> None:
+    """Read events until ``done``; store each page; turn every other ending into an error."""
+    deadline = time.monotonic() + limits.total_timeout
+    total = stored = 0
+    while True:
+        wait = min(limits.page_timeout, deadline - time.monotonic())
+        try:
+            if wait <= 0:
+                raise queue.Empty
+            event = worker.events.get(timeout=wait)
+        except queue.Empty:
+            worker.kill()
+            raise ImportTooLarge(
+                f"the PDF took longer than allowed ({limits.page_timeout:g} s for a page, "
+                f"{limits.total_timeout:g} s in all)", limit="time") from None
+        if event is None:
+            raise _exit_error(worker)
+        kind = event.get("ev")
+        if kind == "ready":
+            total = int(event.get("pages", 0))
+            logger.debug("PDF worker ready: %d pages, limits %s", total, event.get("limits"))
+        elif kind == "page":
+            _store_page(event, out_dir, add)
+            stored += 1
+            worker.send(b"ack\n")
+            if progress is not None:
+                progress(stored, total)
+        elif kind == "done":
+            if stored != total or not total:
+                raise ImportFailed(f"the PDF worker delivered {stored} of {total} pages")
+            return
+        elif kind == "error":
+            raise import_error_from_dict(event.get("error") or {})
+        else:
+            raise ImportFailed(f"the PDF worker sent an unexpected event {kind!r}")
+
+
+def _store_page(event: dict[str, Any], out_dir: Path, add: AddPage) -> None:
+    name = str(event.get("file", ""))
+    fmt = event.get("format")
+    if "/" in name or os.sep in name or not name or fmt not in ("jpeg", "png"):
+        raise ImportFailed(f"the PDF worker announced an invalid page {name!r}")
+    path = out_dir / name
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise ImportFailed(f"the PDF worker's page {name} is unreadable: {exc}") from exc
+    finally:
+        path.unlink(missing_ok=True)
+    try:
+        dpi = float(event["dpi"])
+    except (KeyError, TypeError, ValueError) as exc:
+        raise ImportFailed(f"the PDF worker announced page {name} without a dpi") from exc
+    add(data, "jpeg" if fmt == "jpeg" else "png", dpi)
+    logger.debug("PDF page %s stored (%s, %s)", event.get("index"), event.get("how"), fmt)

@@ -1,0 +1,641 @@
+"""The PDF worker process: ``python -m scanlet.importing.pdf_worker --input FILE --out-dir DIR``.
+
+Every byte of an untrusted PDF is parsed here, never in the service: qpdf (through pikepdf)
+opens and decrypts it, and pdfium (through pypdfium2: C++ with a long CVE record, not
+thread-safe) rasterises pages. One process handles one PDF and then exits. Before it reads
+the file it limits itself with ``setrlimit``: RLIMIT_AS (memory: an allocation beyond it
+fails, a decompression bomb gets MemoryError, never the machine's memory) and RLIMIT_CPU
+(SIGXCPU ends a page that never finishes); the service adds a wall-clock timeout and kills
+it. It dies with the service (Linux ``PR_SET_PDEATHSIG``, and stdin closing).
+
+Protocol (JSON lines; ``pdf.py`` is the other side):
+
+- stdin, first line: ``{"password": str | null}`` (not in argv, which ``ps`` shows); after
+  that one ``ack`` line per page the service has stored. The worker stays at most
+  :data:`WINDOW` pages ahead, so the scratch folder holds a few pages, never the document.
+- stdout (a private copy of fd 1; fd 1 itself points at stderr so C libraries' prints cannot
+  corrupt the protocol): ``{"ev": "ready", "pages": n, "limits": {...}}``, then per page
+  ``{"ev": "page", "index", "file", "format", "dpi", "how"}``, then ``{"ev": "done"}``; or
+  ``{"ev": "error", "error": {code, message, detail}}`` at any point, then exit status 1.
+- stderr: log records as JSON lines, re-logged by the service.
+
+Per page: a page that only paints one image covering the page is extracted without loss
+(``how: "extracted"``): a baseline JPEG (DCTDecode, grey or RGB) as its exact bytes, other
+images (Flate, CCITT G3/G4, LZW, RunLength; grey, RGB or indexed) decoded and written as PNG.
+Everything else is rasterised with pdfium at the requested dpi (``how: "rendered"``) and
+written as JPEG quality 90: colour stays RGB, a page whose render has no colour becomes grey.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import ctypes
+import ctypes.util
+import io
+import json
+import logging
+import math
+import os
+import signal
+import sys
+import warnings
+from dataclasses import dataclass
+from decimal import Decimal
+from pathlib import Path
+from typing import IO, TYPE_CHECKING, Any, Literal
+
+from scanlet.errors import ScanletError
+from scanlet.importing.errors import (
+    ImportInvalid,
+    ImportTooLarge,
+    PdfPasswordRequired,
+)
+
+if TYPE_CHECKING:
+    import pikepdf
+    import pypdfium2
+    from PIL import Image
+
+log = logging.getLogger(__name__)
+
+#: Pages the worker may write ahead of the service's acknowledgements.
+WINDOW = 2
+#: JPEG quality of rasterised pages: text edges stay clean, an A4 page at 200 dpi is ~0.5 MB.
+RENDER_QUALITY = 90
+_PR_SET_PDEATHSIG = 1
+_TOLERANCE_PT = 1.0  # how far an image edge may be from the page edge and still "cover" it
+_DEVICE_SPACES = frozenset({"/DeviceGray", "/DeviceRGB", "/CalGray", "/CalRGB"})
+_DECODED_FILTERS = frozenset({"/FlateDecode", "/LZWDecode", "/RunLengthDecode",
+                              "/CCITTFaxDecode"})
+#: Content operators that change state but paint nothing (graphics, text and colour state,
+#: marked content, text objects and positioning).
+_NON_PAINTING = frozenset({
+    "q", "Q", "cm", "w", "J", "j", "M", "d", "ri", "i",
+    "BT", "ET", "Tc", "Tw", "Tz", "TL", "Tf", "Tr", "Ts", "Td", "TD", "Tm", "T*",
+    "BMC", "BDC", "EMC", "MP", "DP",
+    "CS", "cs", "SC", "SCN", "sc", "scn", "G", "g", "RG", "rg", "K", "k",
+})
+#: Operators that show text (painting unless the render mode is 3, invisible).
+_SHOW_TEXT = frozenset({"Tj", "TJ", "'", '"'})
+#: ExtGState keys that cannot change how an opaque image is painted.
+_HARMLESS_STATE_KEYS = frozenset({
+    "/Type", "/LW", "/LC", "/LJ", "/ML", "/D", "/RI", "/FL", "/SM", "/SA", "/Font",
+    "/OP", "/op", "/OPM", "/AIS", "/TK", "/HT",
+})
+#: Annotations that never paint on the page.
+_INVISIBLE_ANNOTS = frozenset({"/Link", "/Popup"})
+
+Stored = Literal["jpeg", "png"]
+
+
+@dataclass(frozen=True)
+class PageResult:
+    """One encoded page, ready to be written and announced."""
+
+    data: bytes
+    format: Stored
+    dpi: float
+    how: Literal["extracted", "rendered"]
+
+
+# -- process set-up -----------------------------------------------------------------------------
+
+def set_limits(memory_bytes: int, cpu_seconds: int) -> dict[str, int]:
+    """Limit this process's address space and CPU time (0 = leave as is) and forbid core
+    dumps; returns the soft limits read back (-1 = unlimited), which the worker reports to
+    the service (logged, and visible to tests)."""
+    try:
+        import resource
+    except ImportError:  # not on Windows: the wall-clock timeout is the only bound there
+        log.warning("no resource limits on this platform")
+        return {}
+    for which, soft, hard_extra in ((resource.RLIMIT_AS, memory_bytes, 0),
+                                    (resource.RLIMIT_CPU, cpu_seconds, 5)):
+        if soft <= 0:
+            continue
+        # CPU: the soft limit sends SIGXCPU (it ends the process, and names the cause); a
+        # hard limit equal to it would send SIGKILL first, which reads like the OOM killer.
+        _old_soft, old_hard = resource.getrlimit(which)
+        hard = soft + hard_extra
+        if old_hard != resource.RLIM_INFINITY:
+            soft, hard = min(soft, old_hard), min(hard, old_hard)
+        try:
+            resource.setrlimit(which, (soft, hard))
+        except (ValueError, OSError) as exc:
+            log.warning("cannot set resource limit %d to %d: %s", which, soft, exc)
+    with contextlib.suppress(ValueError, OSError):  # no core file of a decrypted document
+        resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+    return {"memory_bytes": resource.getrlimit(resource.RLIMIT_AS)[0],
+            "cpu_seconds": resource.getrlimit(resource.RLIMIT_CPU)[0]}
+
+
+def _die_with_parent(parent_pid: int) -> None:
+    """Get SIGKILL when the service dies (Linux); exit now if it is already gone."""
+    if sys.platform.startswith("linux"):
+        try:
+            libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
+            if libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0) != 0:
+                log.warning("prctl(PR_SET_PDEATHSIG) failed: errno %d", ctypes.get_errno())
+        except OSError as exc:
+            log.warning("cannot load libc for prctl: %s", exc)
+    if parent_pid and os.getppid() != parent_pid:
+        os._exit(0)
+
+
+def _claim_stdout() -> IO[bytes]:
+    """The protocol stream: a private copy of fd 1, with fd 1 itself pointed at stderr."""
+    protocol_fd = os.dup(1)
+    os.dup2(2, 1)
+    sys.stdout = sys.stderr
+    return os.fdopen(protocol_fd, "wb", buffering=0)
+
+
+class _JsonLogFormatter(logging.Formatter):
+    def format(self, record: logging.LogRecord) -> str:
+        message = record.getMessage()
+        if record.exc_info:
+            message += "\n" + self.formatException(record.exc_info)
+        return json.dumps({"level": record.levelname, "logger": record.name, "msg": message})
+
+
+def _setup_logging(level: str) -> None:
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(_JsonLogFormatter())
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(level)
+    logging.getLogger("PIL").setLevel(max(logging.INFO, root.level))
+
+
+class Channel:
+    """Events out (stdout), acknowledgements in (stdin), with the ahead-window."""
+
+    def __init__(self, out: IO[bytes], inp: IO[bytes]) -> None:
+        self._out = out
+        self._in = inp
+        self._unacked = 0
+
+    def send(self, message: dict[str, Any]) -> None:
+        self._out.write(json.dumps(message).encode() + b"\n")
+
+    def read_json(self) -> dict[str, Any]:
+        line = self._in.readline(1 << 16)
+        if not line:
+            raise SystemExit(0)  # the service went away
+        value = json.loads(line)
+        return value if isinstance(value, dict) else {}
+
+    def page_sent(self) -> None:
+        """Count a page; block for an ``ack`` while :data:`WINDOW` pages are unacknowledged."""
+        self._unacked += 1
+        while self._unacked >= WINDOW:
+            if not self._in.readline(64):
+                raise SystemExit(0)
+            self._unacked -= 1
+
+
+# -- deciding and extracting ---------------------------------------------------------------------
+
+def _num(value: Any) -> float:
+    return float(value) if isinstance(value, int | float | Decimal) else float(str(value))
+
+
+def _visible_box(page: pikepdf.Page) -> tuple[float, float, float, float]:
+    """The crop box clipped to the media box (x0, y0, x1, y1), normalised."""
+    media = [_num(v) for v in page.mediabox]
+    crop = [_num(v) for v in page.cropbox]
+    mx0, mx1 = sorted((media[0], media[2]))
+    my0, my1 = sorted((media[1], media[3]))
+    cx0, cx1 = sorted((crop[0], crop[2]))
+    cy0, cy1 = sorted((crop[1], crop[3]))
+    return max(mx0, cx0), max(my0, cy0), min(mx1, cx1), min(my1, cy1)
+
+
+def _filters(image: pikepdf.Stream) -> list[str]:
+    import pikepdf
+
+    raw = image.get("/Filter")
+    if raw is None:
+        return []
+    if isinstance(raw, pikepdf.Array):
+        return [str(f) for f in raw]
+    return [str(raw)]
+
+
+def _colour_components(space: Any, *, indexed_ok: bool) -> int | None:
+    """1 or 3 for the grey/RGB colour spaces we may extract from (an indexed one counts as
+    3 when its base is grey or RGB); None for CMYK, Lab, Separation, DeviceN and the like."""
+    import pikepdf
+
+    if isinstance(space, pikepdf.Name):
+        name = str(space)
+        if name in _DEVICE_SPACES:
+            return 3 if "RGB" in name else 1
+        return None
+    if isinstance(space, pikepdf.Array) and len(space) >= 2:
+        family = str(space[0])
+        if family in ("/CalGray", "/CalRGB"):
+            return 3 if family == "/CalRGB" else 1
+        if family == "/ICCBased" and isinstance(space[1], pikepdf.Stream):
+            components = int(space[1].get("/N", 0))
+            return components if components in (1, 3) else None
+        if family == "/Indexed" and indexed_ok and len(space) == 4:
+            return 3 if _colour_components(space[1], indexed_ok=False) else None
+    return None
+
+
+class _PaintScan:
+    """Walks content streams (a page's, then forms' it draws) and records what paints.
+
+    Paints nothing: graphics-state and marked-content operators, harmless ``gs``, text in
+    render mode 3 (invisible: the OCR layer of a searchable scan). Anything else that paints
+    (vectors, shading, inline images, visible text, a second image) ends the scan.
+    """
+
+    _MAX_DEPTH = 4
+
+    def __init__(self) -> None:
+        self.image: pikepdf.Stream | None = None
+        self.placed: pikepdf.Matrix | None = None
+        self.clip: list[tuple[pikepdf.Matrix, tuple[float, float, float, float]]] = []
+
+    def walk(self, content: Any, resources: Any, ctm: pikepdf.Matrix, depth: int = 0) -> bool:
+        """False as soon as something other than the one image paints."""
+        import pikepdf
+
+        if depth > self._MAX_DEPTH:
+            return False
+        xobjects = resources.get("/XObject") if isinstance(resources, pikepdf.Dictionary) else None
+        states = resources.get("/ExtGState") if isinstance(resources, pikepdf.Dictionary) else None
+        text_mode = 0
+        stack: list[tuple[pikepdf.Matrix, int]] = []
+        for instruction in pikepdf.parse_content_stream(content):
+            op, operands = str(instruction.operator), instruction.operands
+            if op == "q":
+                stack.append((ctm, text_mode))
+            elif op == "Q":
+                ctm, text_mode = stack.pop() if stack else (ctm, text_mode)
+            elif op == "cm" and len(operands) == 6:
+                ctm = pikepdf.Matrix(*(_num(v) for v in operands)) @ ctm
+            elif op == "Tr" and len(operands) == 1:
+                text_mode = int(operands[0])
+            elif op in _SHOW_TEXT:
+                if text_mode != 3:
+                    return False
+            elif op == "gs":
+                if not _harmless_state(states, operands):
+                    return False
+            elif op == "Do":
+                if not self._draw(xobjects, operands, ctm, depth):
+                    return False
+            elif op not in _NON_PAINTING:
+                return False
+        return True
+
+    def _draw(self, xobjects: Any, operands: Any, ctm: pikepdf.Matrix, depth: int) -> bool:
+        import pikepdf
+
+        target = xobjects.get(str(operands[0])) if isinstance(
+            xobjects, pikepdf.Dictionary) and len(operands) == 1 else None
+        if not isinstance(target, pikepdf.Stream):
+            return False
+        subtype = str(target.get("/Subtype"))
+        if subtype == "/Image":
+            if self.image is not None:
+                return False
+            self.image, self.placed = target, ctm
+            return True
+        if subtype != "/Form" or "/Group" in target or "/SMask" in target:
+            return False  # transparency groups may change how the image looks
+        matrix = target.get("/Matrix")
+        form_ctm = (pikepdf.Matrix(*(_num(v) for v in matrix)) if isinstance(
+            matrix, pikepdf.Array) and len(matrix) == 6 else pikepdf.Matrix()) @ ctm
+        bbox = target.get("/BBox")
+        if isinstance(bbox, pikepdf.Array) and len(bbox) == 4:
+            x0, y0, x1, y1 = (_num(v) for v in bbox)
+            self.clip.append((form_ctm, (x0, y0, x1, y1)))
+        return self.walk(target, target.get("/Resources"), form_ctm, depth + 1)
+
+
+def _harmless_state(states: Any, operands: Any) -> bool:
+    """A ``gs`` whose graphics state cannot change how an image looks (opaque, normal blend,
+    no soft mask, no transfer function)."""
+    import pikepdf
+
+    state = states.get(str(operands[0])) if isinstance(
+        states, pikepdf.Dictionary) and len(operands) == 1 else None
+    if not isinstance(state, pikepdf.Dictionary):
+        return False
+    for key, value in state.items():
+        if key in ("/CA", "/ca"):
+            if _num(value) != 1:
+                return False
+        elif key == "/BM":
+            if str(value) not in ("/Normal", "/Compatible"):
+                return False
+        elif key == "/SMask":
+            if str(value) != "/None":
+                return False
+        elif key not in _HARMLESS_STATE_KEYS:
+            return False
+    return True
+
+
+def _covers(matrix: pikepdf.Matrix, rect: tuple[float, float, float, float],
+            box: tuple[float, float, float, float]) -> bool:
+    """Whether ``rect`` mapped by ``matrix`` contains ``box`` (all of the visible page)."""
+    corners = [matrix.transform((x, y)) for x in (rect[0], rect[2]) for y in (rect[1], rect[3])]
+    xs, ys = [c[0] for c in corners], [c[1] for c in corners]
+    return (min(xs) <= box[0] + _TOLERANCE_PT and min(ys) <= box[1] + _TOLERANCE_PT
+            and max(xs) >= box[2] - _TOLERANCE_PT and max(ys) >= box[3] - _TOLERANCE_PT)
+
+
+def single_image(page: pikepdf.Page) -> tuple[pikepdf.Stream, tuple[float, ...]] | None:
+    """The one image this page paints and its placement (x0, y0, x1, y1) when the page's
+    content is exactly "paint this image", upright and covering the visible page (invisible
+    OCR text allowed); else None (text, vectors, a second image, visible annotations...)."""
+    import pikepdf
+
+    annots = page.obj.get("/Annots")
+    if isinstance(annots, pikepdf.Array) and any(
+        not isinstance(a, pikepdf.Dictionary) or str(a.get("/Subtype")) not in _INVISIBLE_ANNOTS
+        for a in annots
+    ):
+        return None
+    if "/Group" in page.obj:  # a page transparency group may blend the image
+        return None
+    scan = _PaintScan()
+    if not scan.walk(page.obj, page.obj.get("/Resources"), pikepdf.Matrix()):
+        return None
+    if scan.image is None or scan.placed is None:
+        return None
+    placed = scan.placed
+    if abs(placed.b) > 1e-6 or abs(placed.c) > 1e-6 or placed.a <= 0 or placed.d <= 0:
+        return None  # rotated, skewed or mirrored inside the page: let pdfium draw it
+    rect = (placed.e, placed.f, placed.e + placed.a, placed.f + placed.d)
+    box = _visible_box(page)
+    if any(abs(r - b) > _TOLERANCE_PT for r, b in zip(rect, box, strict=True)):
+        return None
+    if not all(_covers(matrix, bbox, box) for matrix, bbox in scan.clip):
+        return None  # a form's bounding box clips the image
+    return scan.image, rect
+
+
+def _snap(dpi: float) -> float:
+    nearest = round(dpi)
+    return float(nearest) if abs(dpi - nearest) < 0.01 else round(dpi, 3)
+
+
+def extract(page: pikepdf.Page, max_pixels: int, index: int) -> PageResult | None:
+    """The page's single image without loss, or None when it must be rasterised.
+
+    ImportTooLarge when the image has more pixels than allowed (refused, not rendered).
+    """
+    found = single_image(page)
+    if found is None:
+        return None
+    image, (x0, y0, x1, y1) = found
+    width, height = int(image.get("/Width", 0)), int(image.get("/Height", 0))
+    if width <= 0 or height <= 0:
+        return None
+    if width * height > max_pixels:
+        raise ImportTooLarge(f"page {index + 1} holds a {width}x{height} pixel image, more "
+                             f"than the {max_pixels} allowed", limit="pixels",
+                             maximum=max_pixels, page=index)
+    if (bool(image.get("/ImageMask", False)) or "/SMask" in image or "/Mask" in image
+            or "/Decode" in image or int(image.get("/SMaskInData", 0))):
+        return None
+    dpi_x, dpi_y = width * 72 / (x1 - x0), height * 72 / (y1 - y0)
+    if abs(dpi_x - dpi_y) > 0.01 * dpi_x:
+        return None  # stretched: pdfium resamples it to square pixels
+    rotation = int(page.obj.get("/Rotate", 0)) % 360
+    if rotation % 90:
+        return None
+    filters = _filters(image)
+    bits = int(image.get("/BitsPerComponent", 8))
+    if filters == ["/DCTDecode"] and bits == 8 and _colour_components(
+            image.get("/ColorSpace"), indexed_ok=False):
+        params = image.get("/DecodeParms")
+        if params is not None and "/ColorTransform" in params:
+            return None
+        data = image.read_raw_bytes()
+        picture = _open_jpeg(data, (width, height))
+        if picture is None:
+            return None
+        if rotation == 0:
+            return PageResult(data, "jpeg", _snap(dpi_x), "extracted")
+    elif set(filters) <= _DECODED_FILTERS and _colour_components(
+            image.get("/ColorSpace"), indexed_ok=True):
+        import pikepdf
+
+        picture = pikepdf.PdfImage(image).as_pil_image()
+    else:
+        return None
+    return PageResult(_png_of(picture, rotation, dpi_x), "png", _snap(dpi_x), "extracted")
+
+
+def _open_jpeg(data: bytes, size: tuple[int, int]) -> Image.Image | None:
+    """The JPEG, decoded, if it is a grey or RGB JPEG of the declared size; else None."""
+    from PIL import Image
+
+    try:
+        picture = Image.open(io.BytesIO(data), formats=["JPEG"])
+        if picture.size != size or picture.mode not in ("L", "RGB"):
+            return None
+        picture.load()
+    except (OSError, SyntaxError, ValueError) as exc:
+        log.info("embedded JPEG not usable as is (%s); rasterising the page", exc)
+        return None
+    return picture
+
+
+def _png_of(picture: Image.Image, rotation: int, dpi: float) -> bytes:
+    from PIL import Image
+
+    from scanlet.importing.images import encode_png, to_storable
+
+    storable = to_storable(picture)
+    if rotation:  # /Rotate turns the page clockwise; PIL rotates counter-clockwise
+        storable = storable.transpose({90: Image.Transpose.ROTATE_270,
+                                       180: Image.Transpose.ROTATE_180,
+                                       270: Image.Transpose.ROTATE_90}[rotation])
+    return encode_png(storable, dpi)
+
+
+# -- rendering --------------------------------------------------------------------------------
+
+def render(document: pypdfium2.PdfDocument, index: int, dpi: float,
+           max_pixels: int) -> PageResult:
+    """Rasterise page ``index`` at ``dpi``; 413 before rendering if it would be too big."""
+    from PIL import ImageChops
+
+    page = document[index]
+    try:
+        scale = dpi / 72
+        width_pt, height_pt = page.get_size()
+        width, height = math.ceil(width_pt * scale), math.ceil(height_pt * scale)
+        if width < 1 or height < 1:
+            raise ImportInvalid(f"page {index + 1} has no area", field="data", page=index)
+        if width * height > max_pixels:
+            raise ImportTooLarge(
+                f"page {index + 1} would be {width}x{height} pixels at {dpi:g} dpi, more than "
+                f"the {max_pixels} allowed: import it at a lower dpi", limit="pixels",
+                maximum=max_pixels, page=index)
+        bitmap = page.render(scale=scale, may_draw_forms=True, rev_byteorder=True,
+                             fill_color=(255, 255, 255, 255))
+        picture = bitmap.to_pil().convert("RGB")
+        bitmap.close()
+    finally:
+        page.close()
+    red, green, blue = picture.split()
+    if (ImageChops.difference(red, green).getbbox() is None
+            and ImageChops.difference(green, blue).getbbox() is None):
+        picture = red  # no colour anywhere: a grey JPEG is a third of the size
+    out = io.BytesIO()
+    picture.save(out, format="JPEG", quality=RENDER_QUALITY, dpi=(dpi, dpi))
+    return PageResult(out.getvalue(), "jpeg", float(dpi), "rendered")
+
+
+# -- the run ----------------------------------------------------------------------------------
+
+def _open_pdf(path: Path, password: str | None) -> pikepdf.Pdf:
+    import pikepdf
+
+    try:
+        return pikepdf.open(path, password=password or "")
+    except pikepdf.PasswordError as exc:
+        given = bool(password)
+        raise PdfPasswordRequired(
+            "the PDF password is wrong" if given else
+            "the PDF is encrypted: send its password to import it",
+            field="password", password_given=given) from exc
+    except (pikepdf.PdfError, ValueError, OSError) as exc:
+        raise ImportInvalid(f"not a readable PDF: {exc}", field="data") from exc
+
+
+def _open_renderer(path: Path, password: str | None, pages: int) -> pypdfium2.PdfDocument:
+    import pypdfium2
+
+    try:
+        document = pypdfium2.PdfDocument(path, password=password or None)
+    except pypdfium2.PdfiumError as exc:
+        raise ImportInvalid(f"the PDF cannot be rendered: {exc}", field="data") from exc
+    document.init_forms()
+    if len(document) != pages:
+        raise ImportInvalid(f"the PDF is damaged: its page tree reads as {pages} or "
+                            f"{len(document)} pages", field="data")
+    return document
+
+
+def _write_page(out_dir: Path, index: int, result: PageResult) -> str:
+    name = f"page-{index:05d}.{'jpg' if result.format == 'jpeg' else 'png'}"
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0)
+    fd = os.open(out_dir / name, flags, 0o600)
+    with os.fdopen(fd, "wb") as fh:
+        fh.write(result.data)
+    return name
+
+
+def run(args: argparse.Namespace, password: str | None, channel: Channel,
+        limits: dict[str, int]) -> None:
+    """Open the PDF, announce its pages, then extract or render each in order."""
+    import pikepdf
+    from PIL import Image
+
+    source = Path(args.input)
+    renderer: pypdfium2.PdfDocument | None = None
+    with _open_pdf(source, password) as pdf:
+        try:
+            pages = len(pdf.pages)
+        except pikepdf.PdfError as exc:
+            raise ImportInvalid(f"the PDF's page tree is damaged: {exc}", field="data") from exc
+        if pages == 0:
+            raise ImportInvalid("the PDF has no pages", field="data")
+        if pages > args.max_pages:
+            raise ImportTooLarge(f"the PDF has {pages} pages, more than the {args.max_pages} "
+                                 "allowed", limit="pages", maximum=args.max_pages)
+        channel.send({"ev": "ready", "pages": pages, "limits": limits})
+        try:
+            for index, page in enumerate(pdf.pages):
+                result = None
+                try:
+                    result = extract(page, args.max_pixels, index)
+                except (ImportTooLarge, MemoryError, Image.DecompressionBombError):
+                    raise
+                except Exception as exc:  # a hostile page may break the extractor anywhere
+                    log.info("page %d: extraction failed (%s); rasterising", index + 1, exc)
+                if result is None:
+                    if renderer is None:
+                        renderer = _open_renderer(source, password, pages)
+                    result = render(renderer, index, args.dpi, args.max_pixels)
+                name = _write_page(Path(args.out_dir), index, result)
+                channel.send({"ev": "page", "index": index, "file": name,
+                              "format": result.format, "dpi": result.dpi, "how": result.how})
+                channel.page_sent()
+        finally:
+            if renderer is not None:
+                renderer.close()
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m scanlet.importing.pdf_worker")
+    parser.add_argument("--input", required=True, help="the PDF file")
+    parser.add_argument("--out-dir", required=True, help="private folder for page files")
+    parser.add_argument("--dpi", type=float, required=True)
+    parser.add_argument("--max-pages", type=int, required=True)
+    parser.add_argument("--max-pixels", type=int, required=True)
+    parser.add_argument("--memory-bytes", type=int, default=0)
+    parser.add_argument("--cpu-seconds", type=int, default=0)
+    parser.add_argument("--parent-pid", type=int, default=0)
+    parser.add_argument("--log-level", default="INFO")
+    return parser
+
+
+def _preload() -> None:
+    """Import every library (and Pillow plugin) a page may need *before* the limits: loading
+    a shared library under a tight RLIMIT_AS fails as ImportError, which would blame the file
+    for what is a setting."""
+    import pikepdf  # noqa: F401
+    import pypdfium2  # noqa: F401
+    from PIL import Image, ImageChops, JpegImagePlugin, PngImagePlugin, TiffImagePlugin  # noqa: F401
+
+    Image.init()
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point; exit status 0 after ``done``, 1 after ``error``."""
+    args = _parser().parse_args(argv)
+    _setup_logging(args.log_level)
+    channel = Channel(_claim_stdout(), sys.stdin.buffer)
+    _die_with_parent(args.parent_pid)
+    _preload()
+    from PIL import Image
+
+    Image.MAX_IMAGE_PIXELS = args.max_pixels
+    warnings.simplefilter("error", Image.DecompressionBombWarning)  # one thread: safe
+    limits = set_limits(args.memory_bytes, args.cpu_seconds)  # before touching the file
+    error: ScanletError
+    try:
+        password = channel.read_json().get("password")
+        run(args, password if isinstance(password, str) else None, channel, limits)
+        channel.send({"ev": "done"})
+        return 0
+    except ScanletError as exc:
+        error = exc
+    except MemoryError:
+        error = ImportTooLarge("the PDF needs more memory than an import may use",
+                               limit="memory", maximum=args.memory_bytes)
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
+        error = ImportTooLarge(f"an image in the PDF is too large: {exc}", limit="pixels",
+                               maximum=args.max_pixels)
+    except Exception as exc:  # the file broke a parser: the client's file, not our state
+        log.exception("PDF import failed")
+        error = ImportInvalid(f"the PDF could not be processed: {exc}", field="data")
+    with contextlib.suppress(OSError):
+        channel.send({"ev": "error", "error": error.to_dict()})
+    return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
