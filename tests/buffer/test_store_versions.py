@@ -125,3 +125,21 @@ def test_recovery_forgets_versions_whose_files_are_lost(home: Home) -> None:
         assert store.read_original(page.id) == make_png(32, 32, seed=2)
         with pytest.raises(InvalidSetting):
             store.undo_edit(page.id)
+
+
+def test_pages_move_between_documents_with_their_versions(store: PageStore) -> None:
+    first = store.create_document("a")
+    second = store.create_document("b")
+    pages = [store.add_image(first.id, make_png(16, 16, seed=i), "png") for i in range(4)]
+    store.replace_image(pages[2].id, make_png(16, 16, seed=9), "png", dpi=300)
+    store.add_image(second.id, make_png(16, 16, seed=7), "png")
+    moved = store.transfer_pages([pages[2].id, pages[0].id], second.id)
+    assert [p.index for p in moved] == [0, 1, 2]
+    assert [p.id for p in moved][1:] == [pages[2].id, pages[0].id]
+    assert [p.id for p in store.list_pages(first.id)] == [pages[1].id, pages[3].id]
+    assert [p.index for p in store.list_pages(first.id)] == [0, 1]
+    store.undo_edit(pages[2].id)
+    assert store.read_original(pages[2].id) == make_png(16, 16, seed=2)
+    with pytest.raises(PageNotFound):
+        store.transfer_pages(["nope", pages[1].id], second.id)
+    assert len(store.list_pages(first.id)) == 2

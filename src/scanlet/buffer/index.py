@@ -241,3 +241,14 @@ def pop_version(conn: sqlite3.Connection, stored: StoredPage, *,
     conn.execute("DELETE FROM page_versions WHERE page_id = ? AND version >= ?",
                  (info.id, row["version"]))
     return unused
+
+
+def transfer(conn: sqlite3.Connection, page_ids: Sequence[str], document_id: str) -> None:
+    """Append pages (in this order) to another document; their old documents are compacted."""
+    require_document(conn, document_id)
+    sources = set(page_owners(conn, page_ids).values())
+    start = next_position(conn, document_id)
+    conn.executemany("UPDATE pages SET document_id = ?, position = ? WHERE id = ?",
+                     [(document_id, start + i, page_id) for i, page_id in enumerate(page_ids)])
+    for source in sources - {document_id}:
+        compact(conn, source)

@@ -439,6 +439,18 @@ class PageStore:
             index.update_columns(conn, "pages", page_id, changes)
             return index.get_page(conn, page_id).info
 
+    def transfer_pages(self, page_ids: list[str], document_id: str) -> list[PageInfo]:
+        """Move pages (in this order) to the end of another document, versions and all.
+        All or nothing: PageNotFound if any is unknown, DocumentNotFound for the target."""
+        unique = list(dict.fromkeys(page_ids))
+        with self._locked("transfer_pages", write=True) as conn:
+            owners = index.page_owners(conn, unique)
+            missing = [p for p in unique if p not in owners]
+            if missing:
+                raise PageNotFound(f"no page {missing[0]}", page_ids=missing)
+            index.transfer(conn, unique, document_id)
+            return index.list_pages(conn, document_id)
+
     # -- editing ------------------------------------------------------------------------------
 
     def replace_image(self, page_id: str, data: bytes, fmt: Literal["jpeg", "png"], *,
