@@ -19,9 +19,10 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn
 from rich.table import Table
 
 from scanlet import __version__
+from scanlet.cli_convert import SplitOpt, SplitValueOpt, split_rule
 from scanlet.config import Home, load_settings, resolve_home
 from scanlet.errors import InvalidSetting, ScanletError
-from scanlet.models import ColorMode, Device, JobRequest, Source
+from scanlet.models import ColorMode, Device, JobRequest, PageProcessing, Source
 
 if TYPE_CHECKING:
     from scanlet.client import ServiceClient
@@ -30,9 +31,6 @@ app = typer.Typer(add_completion=False, no_args_is_help=True,
                   help="Scanlet: scan from your scanners through a local service.")
 err = Console(stderr=True, soft_wrap=True)
 out = Console(soft_wrap=True)
-
-FORMATS = {".pdf": "pdf", ".tif": "tiff", ".tiff": "tiff", ".jpg": "jpeg", ".jpeg": "jpeg",
-           ".png": "png"}
 
 HomeOpt = Annotated[Path | None, typer.Option("--home", help="Data folder (default: "
                                                "$SCANLET_HOME or the per-user data dir)")]
@@ -160,7 +158,8 @@ async def _local_devices(home: Home, demo: bool) -> list[Device]:
 def scan(
     device: Annotated[str, typer.Option(help="Device id, as `scanlet devices` lists it")],
     output: Annotated[Path, typer.Option("-o", "--output",
-                                         help="Output file: .pdf, .tif/.tiff, .jpg or .png")],
+                                         help="Output file: .pdf, .tif, .jpg, .png, .bmp "
+                                         "or .webp")],
     source: Annotated[Source, typer.Option(help="Paper source")] = Source.FLATBED,
     mode: Annotated[ColorMode, typer.Option(help="Colour mode")] = ColorMode.COLOR,
     resolution: Annotated[int, typer.Option(help="Resolution in dpi")] = 300,
@@ -169,28 +168,38 @@ def scan(
     paper_size: Annotated[str | None, typer.Option(
         help="Paper size, e.g. A4 or Letter (default: A4 where it fits)")] = None,
     bit_depth: Annotated[int | None, typer.Option(help="Bits per sample")] = None,
+    ocr: Annotated[bool, typer.Option("--ocr", help="Add a text layer (PDF output)")] = False,
+    lang: Annotated[str, typer.Option(help="OCR languages, e.g. eng+deu")] = "eng",
+    pdfa: Annotated[bool, typer.Option("--pdfa", help="Write PDF/A-2b")] = False,
+    deskew: Annotated[bool, typer.Option("--deskew", help="Straighten pages")] = False,
+    drop_blank: Annotated[bool, typer.Option("--drop-blank", help="Leave out blank pages")]
+    = False,
+    split_on: SplitOpt = None,
+    split_value: SplitValueOpt = None,
+    keep_separators: Annotated[bool, typer.Option(help="Keep separator pages")] = False,
     home: HomeOpt = None,
     demo: DemoOpt = False,
     url: Annotated[str | None, typer.Option(help="Service URL (default: from --home)")] = None,
 ) -> None:
     """Scan pages and save them to a file, with a progress bar."""
-    fmt = FORMATS.get(output.suffix.lower())
+    from scanlet.outputs import OutputPlan
+
     try:
-        if fmt is None:
-            raise InvalidSetting(f"unknown output type {output.suffix!r}; use one of "
-                                 f"{', '.join(sorted(FORMATS))}", field="output",
-                                 allowed=sorted(FORMATS))
+        plan = OutputPlan(output, ocr_lang=lang if ocr else None, pdf_a=pdfa,
+                          split=split_rule(split_on, split_value, keep_separators))
+        plan.check()
         request = JobRequest(device=device, source=source, mode=mode, resolution=resolution,
-                             pages=_pages(pages), paper_size=paper_size, bit_depth=bit_depth)
+                             pages=_pages(pages), paper_size=paper_size, bit_depth=bit_depth,
+                             processing=PageProcessing(deskew=deskew, drop_blank=drop_blank))
         target = _target(home, url)
         with _progress() as progress:
             if target.url:
                 with target.client() as client:
-                    written = client.scan_to_file(request, output, fmt, progress)
+                    written = client.scan_to_file(request, plan, progress)
             else:
                 from scanlet.local_scan import scan_to_file
 
-                written = asyncio.run(scan_to_file(target.home, request, output, fmt, progress,
+                written = asyncio.run(scan_to_file(target.home, request, plan, progress,
                                                    demo=demo))
     except ScanletError as exc:
         raise _fail(exc) from exc
@@ -220,9 +229,11 @@ def _progress() -> Progress:
 
 def _register_groups() -> None:
     from scanlet.cli_access import keys_app, sites_app
+    from scanlet.cli_convert import convert
 
     app.add_typer(sites_app, name="sites")
     app.add_typer(keys_app, name="keys")
+    app.command()(convert)
 
 
 _register_groups()

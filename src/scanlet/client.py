@@ -13,6 +13,7 @@ from websockets.sync.client import connect
 
 from scanlet.errors import error_from_dict
 from scanlet.models import Device, JobInfo, JobRequest, PageInfo
+from scanlet.outputs import OutputPlan, document_paths, output_format
 from scanlet.scan_output import ScanProgress, page_paths
 
 
@@ -83,25 +84,57 @@ class ServiceClient:
                     fh.write(chunk)
         tmp.replace(dest)
 
-    def scan_to_file(self, request: JobRequest, output: Path, fmt: str,
+    def scan_to_file(self, request: JobRequest, plan: OutputPlan,
                      progress: Progress) -> list[Path]:
-        """Run a scan job and write its pages to ``output`` (one file, or one per page)."""
+        """Run a scan job and write its pages as ``plan`` says (split, OCR, PDF/A)."""
+        plan.check()
+        fmt = output_format(plan.output)
         job = self.create_job(request)
         watcher = ScanProgress(progress, request.page_limit())
         for event in self.events(job.id):
             watcher.on_event(event)
         watcher.raise_if_failed()
-        document_id = job.document_id
-        if fmt in ("pdf", "tiff"):
-            self.download(f"/v1/documents/{document_id}/export", output, format=fmt,
-                          pages=",".join(p.id for p in self.pages(document_id)
-                                         if p.job_id == job.id))
-            return [output]
-        job_pages = [p for p in self.pages(document_id) if p.job_id == job.id]
-        paths = page_paths(output, len(job_pages))
-        for page, path in zip(job_pages, paths, strict=True):
-            self.download(f"/v1/pages/{page.id}/image", path, format=fmt)
-        return paths
+        documents = [job.document_id]
+        if plan.split is not None:
+            made = self._check(self.http.post(
+                f"/v1/documents/{job.document_id}/split",
+                json={"rule": plan.split.model_dump(mode="json")})).json()
+            documents = [d["id"] for d in made]
+        written: list[Path] = []
+        for document_id, path in zip(documents, document_paths(plan.output, len(documents)),
+                                     strict=True):
+            pages = [p for p in self.pages(document_id) if p.job_id == job.id]
+            if fmt in ("pdf", "tiff") and plan.ocr_lang:
+                self._ocr_to(document_id, pages, plan, path)
+            elif fmt in ("pdf", "tiff"):
+                self.download(f"/v1/documents/{document_id}/export", path, format=fmt,
+                              pdf_a=str(plan.pdf_a).lower(),
+                              pages=",".join(p.id for p in pages))
+            else:
+                for page, page_path in zip(pages, page_paths(path, len(pages)), strict=True):
+                    self.download(f"/v1/documents/{document_id}/export", page_path,
+                                  format=fmt, pages=page.id)
+                    written.append(page_path)
+                continue
+            written.append(path)
+        return written
+
+    def _ocr_to(self, document_id: str, pages: list[PageInfo], plan: OutputPlan,
+                path: Path) -> None:
+        task = self._check(self.http.post(f"/v1/documents/{document_id}/ocr", json={
+            "lang": plan.ocr_lang, "output": "pdfa" if plan.pdf_a else "pdf",
+            "page_ids": [p.id for p in pages]})).json()
+        ws_url = "ws" + self.base_url.removeprefix("http") + f"/v1/tasks/{task['id']}/events"
+        final: dict[str, Any] = {}
+        with connect(ws_url, open_timeout=10, additional_headers=self.auth) as ws:
+            for message in ws:
+                event = json.loads(message)
+                if event.get("type") == "task":
+                    final = event["task"]
+        if final.get("state") != "completed":
+            error = final.get("error") or {"code": "internal", "message": "OCR did not finish"}
+            raise error_from_dict(error)
+        self.download(f"/v1/tasks/{task['id']}/file", path)
 
 
 __all__ = ["ServiceClient", "error_from_dict"]

@@ -79,6 +79,12 @@ class UnsupportedSource(InvalidSetting):
     title = "The device has no such paper source"
 
 
+class NoPages(RequestError):
+    code = "no_pages"
+    http_status = 422
+    title = "There are no pages to write (a scan that kept none, or all dropped as blank)"
+
+
 class NotFound(ScanletError):
     code = "not_found"
     http_status = 404

@@ -13,6 +13,7 @@ from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from typing import Any
 
+from scanlet import postprocess
 from scanlet.buffer.store import PageStore
 from scanlet.devices.manager import DeviceManager, ScanSession
 from scanlet.errors import DeviceBusy, JobStateError, ScanCancelled, ScanletError
@@ -81,6 +82,7 @@ class JobManager:
     async def _create(self, request: JobRequest) -> JobInfo:
         if "jpeg_quality" not in request.model_fields_set:
             request = request.model_copy(update={"jpeg_quality": self.default_jpeg_quality})
+        postprocess.check(request.processing)
         caps = await self.devices.validate(request.scan_settings())
         if request.area is None and request.paper_size is None and "A4" in caps.paper_sizes:
             request = request.model_copy(update={"paper_size": "A4"})
@@ -169,6 +171,17 @@ class JobManager:
                 page = await asyncio.to_thread(
                     self.store.add_page, job.info.document_id, scanned, job_id=job.info.id
                 )
+                found: dict[str, Any] = {}
+                options = job.info.settings.processing
+                if options.active:
+                    outcome = await asyncio.to_thread(postprocess.process, self.store, page,
+                                                      options)
+                    found = outcome.found
+                    if outcome.page is None:
+                        await self._publish(job, {"type": "page_dropped",
+                                                  "job_id": job.info.id, **found})
+                        continue
+                    page = outcome.page
                 # Not persisted per page: the page rows are the truth, and the store recounts
                 # them for a job interrupted by a crash (saves an fsync per page).
                 job.info = job.info.model_copy(
@@ -177,6 +190,7 @@ class JobManager:
                 await self._publish(job, {
                     "type": "page", "job_id": job.info.id, "page": _dump(page),
                     "pages_stored": job.info.pages_stored, "page_limit": limit,
+                    **({"found": found} if found else {}),
                 })
         except (ScanCancelled, asyncio.CancelledError):
             await self._set_state(job, self._stopped_state(job))

@@ -161,14 +161,32 @@ class ScanSettings(_Model):
         return 1 if self.mode == ColorMode.BW else 8
 
 
+class PageProcessing(_Model):
+    """What to do with each page as it is stored during a scan."""
+
+    drop_blank: bool = Field(False, description="Delete blank pages (they are not counted)")
+    blank_sensitivity: float = Field(50.0, ge=0, le=100,
+                                     description="Higher calls more pages blank")
+    deskew: bool = Field(False, description="Straighten pages (the scan stays as version 0)")
+    barcodes: bool = Field(False, description="Read barcodes into the page's metadata")
+    barcode_formats: list[str] | None = Field(None, description="zxing-cpp formats; all if "
+                                              "unset (several times slower)")
+
+    @property
+    def active(self) -> bool:
+        return self.drop_blank or self.deskew or self.barcodes
+
+
 class JobRequest(ScanSettings):
     """A scan job: the settings plus where the pages go."""
 
     document_id: str | None = Field(None, description="Append to this document; default new")
+    processing: PageProcessing = Field(default_factory=PageProcessing)
 
     def scan_settings(self) -> ScanSettings:
         """The device part of the request, as the driver receives it."""
-        return ScanSettings.model_validate(self.model_dump(exclude={"document_id"}))
+        return ScanSettings.model_validate(
+            self.model_dump(exclude={"document_id", "processing"}))
 
 
 class JobState(StrEnum):

@@ -7,7 +7,7 @@ from typing import Any
 
 from rich.progress import Progress, TaskID
 
-from scanlet.errors import ScanletError, error_from_dict
+from scanlet.errors import NoPages, ScanletError, error_from_dict
 
 
 def page_paths(output: Path, count: int) -> list[Path]:
@@ -43,5 +43,6 @@ class ScanProgress:
         if job["state"] != "completed":
             raise ScanletError(f"the scan ended as {job['state']}", state=job["state"])
         if job["pages_stored"] == 0:
-            raise ScanletError("the scan produced no pages")
+            raise NoPages("the scan kept no pages (empty feeder, or every page dropped "
+                          "as blank)")
         return job

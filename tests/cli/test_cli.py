@@ -80,3 +80,39 @@ def test_cli_errors_are_clear(home: Path, tmp_path: Path) -> None:
     empty = scanlet("scan", "--home", str(home), "--demo", "--device", "sane:pnm:0",
                     "-o", str(tmp_path / "x.pdf"), "--resolution", "5000")
     assert empty.returncode == 2 and "resolution" in empty.stderr
+
+
+def _pdfa_status(path: Path) -> str:
+    import pikepdf
+
+    with pikepdf.open(path) as pdf, pdf.open_metadata() as meta:
+        return str(meta.pdfa_status)
+
+
+def test_scan_with_processing_through_service_and_in_process(service: Service,
+                                                              tmp_path: Path) -> None:
+    remote = tmp_path / "remote.pdf"
+    result = scanlet("scan", "--home", str(service.home), "--device", "sane:test:0",
+                     "--source", "feeder", "--pages", "2", "--resolution", "100",
+                     "--deskew", "--ocr", "--pdfa", "-o", str(remote),
+                     timeout=300)
+    assert result.returncode == 0, result.stderr
+    subprocess.run(["qpdf", "--check", str(remote)], check=True, capture_output=True)
+    assert _pdfa_status(remote) == "2B"
+    with service.client() as http:
+        [job] = http.get("/v1/jobs").json()
+        assert job["settings"]["processing"]["deskew"] is True
+        assert [t["kind"] for t in http.get("/v1/tasks").json()] == ["ocr-pdfa"]
+    split = tmp_path / "split.pdf"
+    result = scanlet("scan", "--home", str(service.home), "--device", "sane:test:0",
+                     "--split-on", "nonsense", "-o", str(split))
+    assert result.returncode == 2 and "barcode, patch or blank" in result.stderr
+
+
+def test_in_process_scan_with_pdfa(home: Path, tmp_path: Path) -> None:
+    out = tmp_path / "local.pdf"
+    result = scanlet("scan", "--home", str(home), "--demo", "--device", "sane:test:0",
+                     "--resolution", "100", "--pdfa", "-o", str(out))
+    assert result.returncode == 0, result.stderr
+    subprocess.run(["qpdf", "--check", str(out)], check=True, capture_output=True)
+    assert _pdfa_status(out) == "2B"

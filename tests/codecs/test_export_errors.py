@@ -8,9 +8,10 @@ import pytest
 
 from scanlet.buffer import PageStore
 from scanlet.codecs.export import export_pages, media_type
+from scanlet.codecs.options import ExportOptions
 from scanlet.config import Home
 from scanlet.errors import ExportError, InvalidSetting, PageCorrupt, PageNotFound
-from tests.buffer.testdata import make_jpeg
+from tests.buffer.testdata import make_jpeg, make_png
 
 
 def test_validation_happens_before_writing(store: PageStore, document: str) -> None:
@@ -22,6 +23,8 @@ def test_validation_happens_before_writing(store: PageStore, document: str) -> N
         export_pages(store, [page], "gif", out)  # type: ignore[arg-type]
     with pytest.raises(InvalidSetting):
         export_pages(store, [page], "jpeg", out, quality=0)
+    with pytest.raises(InvalidSetting, match="twice"):
+        export_pages(store, [page], "jpeg", out, quality=50, options=ExportOptions(quality=60))
     with pytest.raises(PageNotFound):
         export_pages(store, [page, "ghost"], "pdf", out)
     assert out.getvalue() == b""
@@ -62,3 +65,17 @@ def test_media_types() -> None:
     assert media_type("tiff", 1) == "image/tiff"
     assert media_type("jpeg", 1) == "image/jpeg"
     assert media_type("png", 2) == "application/zip"
+    assert media_type("bmp", 1) == "image/bmp"
+    assert media_type("webp", 1) == "image/webp"
+
+
+def test_quality_alone_still_works(store: PageStore, document: str) -> None:
+    page = store.add_image(document, make_png(64, 64), "png").id
+    sizes = []
+    for quality in (10, 95):
+        out = io.BytesIO()
+        export_pages(store, [page], "jpeg", out, quality=quality)
+        sizes.append(len(out.getvalue()))
+    same = io.BytesIO()
+    export_pages(store, [page], "jpeg", same, quality=95, options=ExportOptions(quality=95))
+    assert sizes[0] < sizes[1] == len(same.getvalue())

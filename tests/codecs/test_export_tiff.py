@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+from datetime import datetime
 
 import numpy as np
 import pytest
@@ -11,8 +12,9 @@ from PIL import Image, TiffImagePlugin
 from scanlet.buffer import PageStore
 from scanlet.codecs import tiff as tiff_module
 from scanlet.codecs.export import export_pages
+from scanlet.codecs.options import DocumentMetadata, ExportOptions, TiffCompression
 from scanlet.codecs.tiff import frame_bound
-from scanlet.errors import ExportError
+from scanlet.errors import ExportError, InvalidSetting
 from scanlet.models import PageInfo
 from tests.buffer.testdata import NonSeekable, decoded, make_jpeg, make_png
 
@@ -84,3 +86,82 @@ def test_frame_bound_covers_real_frames(mixed: list[PageInfo]) -> None:
     assert frame_bound(a4) > 2480 * 3507 * 3
     bw = mixed[1].model_copy(update={"width": 2480, "height": 3507})
     assert frame_bound(bw) < 2480 * 3507 // 4
+
+
+@pytest.mark.parametrize(("compression", "expected"), [
+    (TiffCompression.LZW, "tiff_lzw"),
+    (TiffCompression.DEFLATE, "tiff_adobe_deflate"),
+    (TiffCompression.NONE, "raw"),
+])
+def test_lossless_compressions_round_trip(store: PageStore, mixed: list[PageInfo],
+                                          compression: TiffCompression, expected: str) -> None:
+    out = io.BytesIO()
+    export_pages(store, [p.id for p in mixed], "tiff", out,
+                 options=ExportOptions(tiff_compression=compression))
+    got = frames(out.getvalue())
+    assert [info["compression"] for _, info in got] == [expected] * len(mixed)
+    for (frame, info), page in zip(got, mixed, strict=True):
+        original = decoded(store.read_original(page.id))
+        assert frame.mode == original.mode
+        assert np.array_equal(np.asarray(frame), np.asarray(original)), page.mode
+        assert info["dpi"] == pytest.approx((page.dpi, page.dpi))
+        # The predictor helps 8/16-bit samples; libtiff has none for 1-bit ones.
+        wants_predictor = compression != TiffCompression.NONE and page.mode != "bw"
+        assert info["predictor"] == (2 if wants_predictor else None)
+
+
+def test_group4_only_for_black_and_white(store: PageStore, mixed: list[PageInfo]) -> None:
+    bilevel = [store.add_image(mixed[0].document_id, make_png(97, 61, mode="1", seed=s),
+                               "png", dpi=300) for s in range(2)]
+    out = io.BytesIO()
+    export_pages(store, [p.id for p in bilevel], "tiff", out,
+                 options=ExportOptions(tiff_compression=TiffCompression.G4))
+    for (frame, info), page in zip(frames(out.getvalue()), bilevel, strict=True):
+        assert info["compression"] == "group4"
+        assert np.array_equal(np.asarray(frame),
+                              np.asarray(decoded(store.read_original(page.id))))
+    refused = io.BytesIO()
+    with pytest.raises(InvalidSetting, match="page 2 is gray"):
+        export_pages(store, [bilevel[0].id, mixed[2].id], "tiff", refused,
+                     options=ExportOptions(tiff_compression=TiffCompression.G4))
+    assert refused.getvalue() == b""
+
+
+def test_jpeg_compression(store: PageStore, mixed: list[PageInfo]) -> None:
+    def export(quality: int) -> bytes:
+        out = io.BytesIO()
+        export_pages(store, [p.id for p in mixed], "tiff", out,
+                     options=ExportOptions(tiff_compression=TiffCompression.JPEG,
+                                           quality=quality))
+        return out.getvalue()
+
+    got = frames(export(90))
+    assert [info["compression"] for _, info in got] == \
+        ["jpeg", "group4", "jpeg", "jpeg", "jpeg"]
+    for (frame, _), page in zip(got, mixed, strict=True):
+        original = decoded(store.read_original(page.id))
+        if page.bit_depth == 16:
+            assert frame.mode == "L"  # JPEG holds 8 bits
+            original = Image.fromarray((np.asarray(original) >> 8).astype(np.uint8))
+        error = np.abs(np.asarray(frame, dtype=float) - np.asarray(original, dtype=float))
+        assert error.mean() < 12, page.mode  # lossy, but the same picture
+    assert len(export(30)) < len(export(95))
+
+
+def test_metadata_in_the_first_frame(store: PageStore, mixed: list[PageInfo]) -> None:
+    meta = DocumentMetadata(title="Lease", author="Ann Lee", subject="Flat 3",
+                            keywords=["rent", "ünïcode"],
+                            creation_date=datetime(2023, 5, 6, 7, 8, 9))
+    out = io.BytesIO()
+    export_pages(store, [mixed[0].id, mixed[1].id], "tiff", out,
+                 options=ExportOptions(metadata=meta))
+    with Image.open(io.BytesIO(out.getvalue())) as image:
+        assert isinstance(image, TiffImagePlugin.TiffImageFile)
+        tags = image.tag_v2
+        assert (tags[269], tags[315], tags[270]) == ("Lease", "Ann Lee", "Flat 3")
+        assert tags[306] == "2023:05:06 07:08:09"
+        assert tags[305].startswith("Scanlet")
+        xmp = bytes(tags[700]).decode("utf-8")
+        assert "<rdf:li>ünïcode</rdf:li>" in xmp and "image/tiff" in xmp
+        image.seek(1)
+        assert 269 not in image.tag_v2

@@ -15,7 +15,9 @@ from scanlet.api import (
     routes_devices,
     routes_import,
     routes_jobs,
+    routes_ocr,
     routes_pairing,
+    routes_processing,
     routes_system,
     routes_tasks,
 )
@@ -43,7 +45,7 @@ def create_app(runtime: Runtime) -> FastAPI:
     app.state.runtime = runtime
     problems.install(app)
     for module in (routes_system, routes_pairing, routes_devices, routes_jobs, routes_buffer,
-                   routes_import, routes_tasks, docs_page):
+                   routes_import, routes_processing, routes_ocr, routes_tasks, docs_page):
         app.include_router(module.router)
     settings = runtime.settings
     app.add_middleware(AccessControl, policy=AccessPolicy(settings, runtime.access),

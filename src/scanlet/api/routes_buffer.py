@@ -5,15 +5,17 @@ from __future__ import annotations
 import asyncio
 import tempfile
 from collections.abc import Iterator
+from datetime import datetime
 from typing import IO, Annotated, Any, BinaryIO, Literal, cast
 
 from fastapi import APIRouter, Depends, Query, Request, Response
 from fastapi.responses import StreamingResponse
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from scanlet.api.deps import runtime
-from scanlet.codecs.export import export_pages
-from scanlet.errors import PageNotFound
+from scanlet.codecs.export import ExportFormat, export_pages
+from scanlet.codecs.options import DocumentMetadata, ExportOptions, TiffCompression
+from scanlet.errors import InvalidSetting, PageNotFound
 from scanlet.models import DocumentInfo, PageInfo
 from scanlet.service.runtime import Runtime
 
@@ -180,7 +182,8 @@ def _etag_matches(header: str | None, etag: str) -> bool:
 
 
 _EXTENSIONS = {"application/pdf": "pdf", "image/tiff": "tiff", "image/jpeg": "jpg",
-               "image/png": "png", "application/zip": "zip"}
+               "image/png": "png", "image/bmp": "bmp", "image/webp": "webp",
+               "application/zip": "zip"}
 
 
 @router.get("/documents/{document_id}/export",
@@ -190,10 +193,34 @@ _EXTENSIONS = {"application/pdf": "pdf", "image/tiff": "tiff", "image/jpeg": "jp
 async def export_document(
     document_id: str,
     rt: Rt,
-    format: Annotated[Literal["pdf", "tiff", "jpeg", "png"], Query()] = "pdf",
+    format: Annotated[ExportFormat, Query()] = "pdf",
     pages: Annotated[str | None, Query(description="Comma-separated page ids; default all")]
     = None,
+    quality: Annotated[int, Query(ge=1, le=100, description="JPEG/WebP quality")] = 90,
+    progressive: Annotated[bool, Query(description="Progressive JPEGs")] = False,
+    reencode_jpeg: Annotated[bool, Query(description="Re-encode JPEG pages (default: "
+                                         "byte for byte)")] = False,
+    webp_lossless: bool = False,
+    tiff_compression: Annotated[TiffCompression, Query()] = TiffCompression.AUTO,
+    pdf_a: Annotated[bool, Query(description="PDF/A-2b")] = False,
+    title: Annotated[str | None, Query(max_length=2000)] = None,
+    author: Annotated[str | None, Query(max_length=2000)] = None,
+    subject: Annotated[str | None, Query(max_length=2000)] = None,
+    keywords: Annotated[str | None, Query(max_length=5000, description="Comma-separated")]
+    = None,
+    creation_date: datetime | None = None,
 ) -> StreamingResponse:
+    try:
+        options = ExportOptions(
+            quality=quality, progressive=progressive, reencode_jpeg=reencode_jpeg,
+            webp_lossless=webp_lossless, tiff_compression=tiff_compression, pdf_a=pdf_a,
+            metadata=DocumentMetadata(
+                title=title, author=author, subject=subject, creation_date=creation_date,
+                keywords=[k for k in (keywords or "").split(",") if k.strip()]))
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        raise InvalidSetting(f"{'.'.join(map(str, first['loc']))}: {first['msg']}",
+                             field=str(first["loc"][-1]) if first["loc"] else "") from exc
     document = await asyncio.to_thread(rt.store.get_document, document_id)
     wanted = [p for p in pages.split(",") if p] if pages else None
     page_ids = await asyncio.to_thread(_selection, rt, document_id, wanted)
@@ -201,7 +228,8 @@ async def export_document(
     spool = cast(BinaryIO, tempfile.SpooledTemporaryFile(  # noqa: SIM115 - closed by the stream
         max_size=SPOOL_IN_MEMORY, mode="w+b", dir=str(rt.home.cache)))
     try:
-        media_type = await asyncio.to_thread(export_pages, rt.store, page_ids, format, spool)
+        media_type = await asyncio.to_thread(export_pages, rt.store, page_ids, format, spool,
+                                             options=options)
     except BaseException:
         spool.close()
         raise

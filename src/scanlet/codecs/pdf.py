@@ -1,123 +1,124 @@
-"""PDF export: one page per stored page, images embedded without re-encoding.
+"""PDF export: one page per stored page, each drawing its image, streamed to the destination.
 
-Promises (checked by tests/codecs/test_export_pdf.py with qpdf and pikepdf):
+Promises (checked by tests/codecs/test_export_pdf.py with qpdf, pikepdf and pypdfium2):
 
 - JPEG pages are embedded as-is with ``/DCTDecode``: the stream bytes equal the stored JPEG.
-- PNG pages are embedded losslessly with ``/FlateDecode`` (img2pdf reuses the PNG's IDAT data
-  with a PNG predictor); bilevel pages stay 1 bit per component, 16-bit grey stays 16-bit.
-- The page size is the page's pixels divided by its dpi from the buffer's index (A4 at 300 dpi
-  gives 595.2 x 841.7 pt), whatever density the file's own header claims.
-- EXIF orientation is ignored, consistently with every other view of the page (width and
-  height in the index are the stored pixels).
+- Bilevel pages are CCITT Group 4; grey, 16-bit grey and colour PNG pages are Flate with the
+  PNG's own compressed data. Lossless; see codecs/pdfimages.py.
+- The page size is the page's pixels divided by its dpi from the buffer's index (A4 at 300
+  dpi gives 595.2 x 841.7 pt), whatever density the file's own header claims. Pages larger
+  than 200 inches (the PDF limit without UserUnit) are refused.
+- EXIF orientation is ignored, consistently with every other view of the page.
+- Info dictionary and XMP packet carry the document metadata and agree (codecs/metadata.py).
+- With ``pdf_a``: PDF/A-2b (sRGB output intent, ``pdfaid`` identification; codecs/pdfa.py).
 
-Memory. img2pdf holds all its input in memory, and pikepdf copies the image data of every page
-it appends from another PDF into memory at once (it sets qpdf's "immediate copy"), so both
-grow by the size of the document: about 1.9 GB for 200 A4 pages. Here img2pdf converts one
-page at a time into a one-page PDF file in a private scratch folder (0700, deleted when the
-export ends; ``PageStore.recover`` empties it after a crash), and qpdf's own job runner
-(``pikepdf.Job``, the qpdf command line in-process) assembles those files: it reads image
-streams from them only while writing the output. Peak memory stays about one page (measured:
-46 MB for 200 A4 pages; the numbers are in the buffer's report). Small exports (pages totalling
-less than :data:`IN_MEMORY_BYTES`) are assembled in memory and touch no disk.
-
-The scratch files are plaintext, like the export itself; encrypting them (qpdf AES-256) was
-measured at 4x the export time, for files that live seconds in a private folder.
+Memory and speed. Each page is read, turned into its image stream and written before the next
+is read (codecs/pdfwriter.py), so peak memory is about one page whatever the page count, the
+destination need not be seekable, and a JPEG page costs one copy of its bytes: exporting 100
+A4 pages is as fast as img2pdf, which holds all of them in memory (benchmarks/README.md).
 """
 
 from __future__ import annotations
 
-import io
+import hashlib
 import logging
 import os
-import tempfile
+import zlib
 from collections.abc import Sequence
-from contextlib import ExitStack
-from datetime import UTC, datetime
-from pathlib import Path
-from typing import Any, BinaryIO
+from datetime import datetime
+from typing import BinaryIO
 
-import img2pdf
-import pikepdf
-
-from scanlet import __version__
+from scanlet.codecs import pdfa
+from scanlet.codecs.metadata import Properties, info_entries, xmp_packet
+from scanlet.codecs.options import DocumentMetadata
 from scanlet.codecs.pages import PageReader, Progress
+from scanlet.codecs.pdfimages import PdfImage, page_image
+from scanlet.codecs.pdfwriter import Name, PdfValue, PdfWriter, Ref, serialize
+from scanlet.errors import ExportError
 from scanlet.models import PageInfo
 
 logger = logging.getLogger(__name__)
 
-#: Exports whose stored pages total less than this are assembled in memory.
-IN_MEMORY_BYTES = 64 * 2**20
+#: The largest page side in points without UserUnit (PDF 1.7, annex C; PDF/A keeps it).
+MAX_SIDE_PT = 14400.0
+_POINTS_PER_INCH = 72.0
+_ICC_CLASSES = (b"mntr", b"scnr", b"prtr", b"spac")
+_ICC_SPACES = {b"GRAY": 1, b"RGB ": 3}
 
 
-def _img2pdf_options(info: PageInfo) -> dict[str, Any]:
-    return {
-        "layout_fun": img2pdf.get_fixed_dpi_layout_fun((info.dpi, info.dpi)),
-        "rotation": img2pdf.Rotation.none,
-    }
+def page_size_pt(info: PageInfo, width: int, height: int) -> tuple[float, float]:
+    """The page size in points of ``width`` x ``height`` pixels at the page's dpi."""
+    scale = _POINTS_PER_INCH / info.dpi
+    size = (width * scale, height * scale)
+    if max(size) > MAX_SIDE_PT:
+        raise ExportError(
+            f"page {info.id} would be {size[0] / 72:.0f} x {size[1] / 72:.0f} inches at "
+            f"{info.dpi:g} dpi, more than the 200 inches a PDF page can have; correct the "
+            "page's dpi", format="pdf", page_id=info.id)
+    return size
 
 
-def _stamp(pdf: pikepdf.Pdf) -> None:
-    now = datetime.now(UTC).strftime("D:%Y%m%d%H%M%SZ")
-    pdf.docinfo["/Producer"] = f"Scanlet {__version__} (img2pdf, pikepdf)"
-    pdf.docinfo["/CreationDate"] = now
-    pdf.docinfo["/ModDate"] = now
+def _round(value: float) -> float:
+    return round(value, 4)
 
 
-def _save(pdf: pikepdf.Pdf, dest: BinaryIO) -> None:
-    _stamp(pdf)
-    # Image streams are copied as they are: no recompression, no object streams.
-    pdf.save(dest, compress_streams=True, recompress_flate=False,
-             object_stream_mode=pikepdf.ObjectStreamMode.disable, deterministic_id=True)
+def _usable_icc(profile: bytes | None, components: int) -> bool:
+    """An embedded profile is kept when PDF (and PDF/A) can use it for this image."""
+    return (profile is not None and len(profile) >= 128 and profile[36:40] == b"acsp"
+            and profile[8] in (2, 4) and profile[12:16] in _ICC_CLASSES
+            and _ICC_SPACES.get(profile[16:20]) == components)
 
 
-def _in_memory(pages: Sequence[PageInfo], read: PageReader, dest: BinaryIO,
-               progress: Progress) -> None:
-    total = len(pages)
-    if len({info.dpi for info in pages}) == 1:
-        # One img2pdf call writes all pages at once: the fastest path, and img2pdf's own
-        # promise (images embedded as they are) holds for every page.
-        data = []
-        for done, info in enumerate(pages, 1):
-            data.append(read(info))
-            if done < total:
-                progress(done, total)
-        now = datetime.now(UTC)
-        img2pdf.convert(data, outputstream=dest, producer=f"Scanlet {__version__} (img2pdf)",
-                        creationdate=now, moddate=now, **_img2pdf_options(pages[0]))
-        return
-    with ExitStack() as stack:
-        out = stack.enter_context(pikepdf.new())
-        for done, info in enumerate(pages, 1):
-            single = img2pdf.convert(read(info), **_img2pdf_options(info))
-            source = stack.enter_context(pikepdf.open(io.BytesIO(single)))
-            out.pages.append(source.pages[0])
-            if done < total:
-                progress(done, total)
-        _save(out, dest)
+class _Document:
+    """The document being written: pages so far, shared ICC profiles, the writer."""
 
+    def __init__(self, dest: BinaryIO, version: str) -> None:
+        self.writer = PdfWriter(dest, version)
+        self.pages_ref = self.writer.reserve()
+        self.kids: list[Ref] = []
+        self._profiles: dict[bytes, Ref] = {}
 
-def _spooled(pages: Sequence[PageInfo], read: PageReader, dest: BinaryIO, progress: Progress,
-             workdir: Path | None) -> None:
-    total = len(pages)
-    with tempfile.TemporaryDirectory(dir=workdir, prefix="pdf-export-") as scratch:
-        files: list[str] = []
-        for done, info in enumerate(pages, 1):
-            path = os.path.join(scratch, f"{done:07d}.pdf")
-            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-            with os.fdopen(fd, "wb") as fh:
-                img2pdf.convert(read(info), outputstream=fh, **_img2pdf_options(info))
-            files.append(path)
-            if done < total:
-                progress(done, total)
-        job = pikepdf.Job({
-            "empty": "",
-            "pages": [{"file": path} for path in files],
-            # Required by the job's checks, never written: the document is saved to dest.
-            "outputFile": os.path.join(scratch, "unused.pdf"),
-        })
-        with job.create_pdf() as out:
-            _save(out, dest)
-        del job  # owns the open input files; release them before the folder goes
+    def _colour_space(self, image: PdfImage) -> PdfValue:
+        if not _usable_icc(image.icc, image.components):
+            return image.entries["ColorSpace"]
+        assert image.icc is not None
+        key = hashlib.sha256(image.icc).digest()
+        ref = self._profiles.get(key)
+        if ref is None:
+            ref = self.writer.add_stream(
+                {"N": image.components, "Alternate": image.entries["ColorSpace"],
+                 "Filter": Name("FlateDecode")}, zlib.compress(image.icc))
+            self._profiles[key] = ref
+        return [Name("ICCBased"), ref]
+
+    def add_page(self, info: PageInfo, image: PdfImage) -> None:
+        width, height = (_round(v) for v in page_size_pt(info, image.width, image.height))
+        entries = {**image.entries, "ColorSpace": self._colour_space(image)}
+        image_ref = self.writer.add_stream(entries, image.data)
+        content = b"q %s 0 0 %s 0 0 cm /Im0 Do Q" % (serialize(width), serialize(height))
+        content_ref = self.writer.add_stream({}, content)
+        self.kids.append(self.writer.add({
+            "Type": Name("Page"), "Parent": self.pages_ref,
+            "MediaBox": [0, 0, width, height], "Contents": content_ref,
+            "Resources": {"XObject": {"Im0": image_ref}},
+        }))
+
+    def close(self, props: Properties, pdf_a: bool) -> None:
+        writer = self.writer
+        writer.add({"Type": Name("Pages"), "Kids": self.kids, "Count": len(self.kids)},
+                   self.pages_ref)
+        metadata = writer.add_stream(
+            {"Type": Name("Metadata"), "Subtype": Name("XML")},
+            xmp_packet(props, pdfa_part=pdfa.PART if pdf_a else None))
+        catalog: dict[str, PdfValue] = {"Type": Name("Catalog"), "Pages": self.pages_ref,
+                                        "Metadata": metadata}
+        if pdf_a:
+            profile = writer.add_stream({"N": 3, "Filter": Name("FlateDecode")},
+                                        zlib.compress(pdfa.srgb_profile()))
+            catalog["OutputIntents"] = [writer.add(pdfa.output_intent(profile))]
+        root = writer.add(catalog)
+        info = writer.add(dict(info_entries(props)))
+        writer.close(root, info, os.urandom(16))
 
 
 def write_pdf(
@@ -126,15 +127,23 @@ def write_pdf(
     dest: BinaryIO,
     progress: Progress,
     *,
-    workdir: Path | None = None,
+    pdf_a: bool = False,
+    metadata: DocumentMetadata | None = None,
+    now: datetime | None = None,
 ) -> None:
     """Write ``pages`` as one PDF to ``dest`` (which need not be seekable).
 
-    ``workdir`` holds the scratch folder of large exports (default: the system's temporary
-    folder; the buffer passes its own ``cache/tmp``).
+    ``metadata`` fills the Info dictionary and XMP packet; ``pdf_a`` makes the file PDF/A-2b.
     """
-    if sum(info.bytes for info in pages) < IN_MEMORY_BYTES:
-        _in_memory(pages, read, dest, progress)
-    else:
-        _spooled(pages, read, dest, progress, workdir)
-    progress(len(pages), len(pages))
+    for info in pages:  # refuse before writing anything
+        page_size_pt(info, info.width, info.height)
+    # Every reader takes 1.4; 16-bit images need 1.5.
+    version = "1.5" if any(info.bit_depth == 16 for info in pages) else "1.4"
+    document = _Document(dest, version)
+    total = len(pages)
+    for done, info in enumerate(pages, 1):
+        document.add_page(info, page_image(info, read(info)))
+        if done < total:
+            progress(done, total)
+    document.close(Properties.of(metadata, now=now), pdf_a)
+    progress(total, total)

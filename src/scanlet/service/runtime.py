@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import threading
 from pathlib import Path
 
 from PIL import Image
@@ -17,6 +18,7 @@ from scanlet.crypto import load_or_create_key
 from scanlet.devices.manager import DeviceManager, DeviceOptions
 from scanlet.devices.sane_config import prepare_demo_config
 from scanlet.jobs import JobManager
+from scanlet.ocr.pool import OcrPool
 from scanlet.security.access import AccessStore, cli_key
 from scanlet.security.pairing import PairingBroker
 from scanlet.tasks import TaskManager
@@ -54,6 +56,8 @@ class Runtime:
         self.jobs = JobManager(self.store, self.devices,
                                default_jpeg_quality=settings.jpeg_quality)
         self.tasks = TaskManager(self.store.temp_dir / "tasks")
+        self._ocr_pool: OcrPool | None = None
+        self._ocr_lock = threading.Lock()
         Image.MAX_IMAGE_PIXELS = settings.max_image_megapixels * 1_000_000
         self.access = AccessStore(home.access_db)
         cli_key(self.access, home.cli_key)
@@ -67,8 +71,17 @@ class Runtime:
         await asyncio.to_thread(self.store.recover)
         await self.jobs.start()
 
+    def ocr_pool(self) -> OcrPool:
+        """The OCR pool (one single-threaded tesseract per core), made on first use."""
+        with self._ocr_lock:
+            if self._ocr_pool is None:
+                self._ocr_pool = OcrPool(workdir=self.store.temp_dir)
+            return self._ocr_pool
+
     async def close(self) -> None:
         await self.tasks.close()
+        if self._ocr_pool is not None:
+            self._ocr_pool.close()
         await self.jobs.close()
         await self.devices.close()
         self.store.close()

@@ -1,0 +1,91 @@
+"""Fixtures for the OCR tests: pages scanned through the real SANE pnm backend, a pool, and a
+real page store holding scanned pages."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+import psutil
+import pytest
+
+from scanlet.buffer import PageStore
+from scanlet.config import Home
+from scanlet.models import PageInfo
+from scanlet.ocr import OcrPool
+from tests.buffer.testdata import KEY
+from tests.ocr.pages import PAGE_WORDS, TextPage, dense_page, encode, scanned, text_page
+
+
+@dataclass(frozen=True)
+class ScannedText:
+    """A generated page after SANE: its words, where they were drawn, and its file."""
+
+    words: list[str]
+    page: TextPage
+    data: bytes
+    fmt: Literal["jpeg", "png"]
+
+
+@pytest.fixture(scope="session")
+def scans(tmp_path_factory: pytest.TempPathFactory) -> list[ScannedText]:
+    """One page per PAGE_WORDS entry; even pages colour JPEG, odd pages grey PNG."""
+    result = []
+    for index, words in enumerate(PAGE_WORDS):
+        page = text_page([" ".join(words), "the quick brown fox"])
+        gray = index % 2 == 1
+        fmt: Literal["jpeg", "png"] = "png" if gray else "jpeg"
+        image = scanned(page.image, tmp_path_factory.mktemp(f"scan{index}"), gray=gray)
+        result.append(ScannedText(words, page, encode(image, fmt), fmt))
+    return result
+
+
+@pytest.fixture(scope="session")
+def dense_png(tmp_path_factory: pytest.TempPathFactory) -> bytes:
+    """A scanned A4 300 dpi page full of text (seconds of OCR), for cancel and timeout."""
+    return encode(scanned(dense_page(), tmp_path_factory.mktemp("dense"), gray=True), "png")
+
+
+@pytest.fixture
+def pool() -> Iterator[OcrPool]:
+    with OcrPool(workers=2) as ocr_pool:
+        yield ocr_pool
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> Iterator[PageStore]:
+    with PageStore(Home(tmp_path / "home").create(), KEY, fsync=False) as page_store:
+        yield page_store
+
+
+@pytest.fixture
+def stored(store: PageStore, scans: list[ScannedText]) -> list[PageInfo]:
+    """The scanned pages as pages of one buffer document."""
+    document = store.create_document("ocr").id
+    return [store.add_image(document, scan.data, scan.fmt, dpi=300) for scan in scans]
+
+
+def tesseract_children() -> list[psutil.Process]:
+    """Running tesseract processes started by this test process."""
+    found = []
+    for child in psutil.Process().children(recursive=True):
+        try:
+            if child.name() == "tesseract" and child.status() != psutil.STATUS_ZOMBIE:
+                found.append(child)
+        except psutil.NoSuchProcess:
+            continue
+    return found
+
+
+def wait_for_tesseracts(count: int, timeout: float = 20) -> list[psutil.Process]:
+    """Block until ``count`` tesseract children run at once."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        running = tesseract_children()
+        if len(running) >= count:
+            return running
+        time.sleep(0.01)
+    raise AssertionError(f"{count} tesseract processes never ran at once")
