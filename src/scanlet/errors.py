@@ -333,7 +333,13 @@ def _all_subclasses(cls: type[ScanletError]) -> list[type[ScanletError]]:
     return found
 
 
-ERRORS_BY_CODE: dict[str, type[ScanletError]] = {c.code: c for c in _all_subclasses(ScanletError)}
+def errors_by_code() -> dict[str, type[ScanletError]]:
+    """Every error class by its code, including those defined in feature packages (importing,
+    ocr) once they are imported."""
+    return {c.code: c for c in _all_subclasses(ScanletError)}
+
+
+ERRORS_BY_CODE: dict[str, type[ScanletError]] = errors_by_code()
 
 
 def error_from_dict(data: dict[str, Any]) -> ScanletError:
@@ -343,7 +349,7 @@ def error_from_dict(data: dict[str, Any]) -> ScanletError:
     """
     code = str(data.get("code", "internal"))
     detail = dict(data.get("detail") or {})
-    cls = ERRORS_BY_CODE.get(code)
+    cls = errors_by_code().get(code)
     if cls is None:
         detail["original_code"] = code
         cls = DriverError

@@ -101,7 +101,7 @@ def classify(method: str, path: str) -> Route:
         return Route("public")
     if path.startswith(_ADMIN_PREFIXES):
         return Route("api", "admin")
-    if method == "POST" and _IMPORT.match(path):
+    if _IMPORT.match(path):
         return Route("api", "files", binary=True)
     return Route("api", "scan")
 
