@@ -1,6 +1,6 @@
 """Benchmark: searchable PDF of 10 A4 300 dpi text pages, Scanlet's OCR pool vs ``ocrmypdf``.
 
-Run: ``.venv/bin/python benchmarks/bench_ocr.py [--runs 3] [--pages 10] [--jobs 2]``.
+Run: ``.venv/bin/python benchmarks/bench_ocr.py [--runs 5] [--pages 10] [--jobs 2] [--sandwich]``.
 
 The pages: Pillow renders ``--pages`` A4 pages at 300 dpi (2480x3507), each 30 lines of
 seeded random English words in DejaVu Serif at 11 pt, saved as colour JPEG quality 85 (what
@@ -140,7 +140,7 @@ def stats(values: list[float]) -> str:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--pages", type=int, default=10)
     parser.add_argument("--jobs", type=int, default=2)
     parser.add_argument("--sandwich", action="store_true",
