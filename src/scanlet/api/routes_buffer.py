@@ -208,14 +208,20 @@ async def export_document(
     subject: Annotated[str | None, Query(max_length=2000)] = None,
     keywords: Annotated[str | None, Query(max_length=5000, description="Comma-separated")]
     = None,
-    creation_date: datetime | None = None,
+    creation_date: Annotated[str | None, Query(
+        max_length=64, description="ISO 8601, e.g. 2026-11-24T10:00:00+01:00")] = None,
 ) -> StreamingResponse:
+    try:
+        created = datetime.fromisoformat(creation_date) if creation_date else None
+    except ValueError as exc:
+        raise InvalidSetting("creation_date must be an ISO 8601 date and time",
+                             field="creation_date") from exc
     try:
         options = ExportOptions(
             quality=quality, progressive=progressive, reencode_jpeg=reencode_jpeg,
             webp_lossless=webp_lossless, tiff_compression=tiff_compression, pdf_a=pdf_a,
             metadata=DocumentMetadata(
-                title=title, author=author, subject=subject, creation_date=creation_date,
+                title=title, author=author, subject=subject, creation_date=created,
                 keywords=[k for k in (keywords or "").split(",") if k.strip()]))
     except ValidationError as exc:
         first = exc.errors()[0]
