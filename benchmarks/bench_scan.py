@@ -39,6 +39,11 @@ SCANIMAGE = ["scanimage", "-d", "test:0", "--source", "Automatic Document Feeder
              "-x", "210", "-y", "297", "--format=jpeg"]
 
 
+def auth(home: Path) -> dict[str, str]:
+    """The header the CLI authenticates with (the service writes its key at start-up)."""
+    return {"Authorization": f"Bearer {(home / 'keys' / 'cli.key').read_text().strip()}"}
+
+
 def start_service(home: Path, fsync: bool = True) -> tuple[subprocess.Popen[bytes], str]:
     home.mkdir(parents=True, exist_ok=True)
     (home / "user.ini").write_text("[devices]\ndemo_system_backends = false\n"
@@ -49,7 +54,8 @@ def start_service(home: Path, fsync: bool = True) -> tuple[subprocess.Popen[byte
     for _ in range(600):
         try:
             info = json.loads((home / "port.lock").read_text())
-            if info.get("http_port") and info["pid"] == proc.pid:
+            if info.get("http_port") and info["pid"] == proc.pid \
+                    and (home / "keys" / "cli.key").exists():
                 url = f"http://127.0.0.1:{info['http_port']}"
                 httpx.get(url + "/v1/health").raise_for_status()
                 return proc, url
@@ -66,7 +72,8 @@ def run_job(http: httpx.Client, url: str, body: dict[str, object]) -> dict[str, 
     job_id = job.json()["id"]
     ws_url = "ws" + url.removeprefix("http") + f"/v1/jobs/{job_id}/events"
     final: dict[str, object] = {}
-    with connect(ws_url, max_size=2**22) as ws:
+    with connect(ws_url, max_size=2**22,
+                 additional_headers={"Authorization": http.headers["Authorization"]}) as ws:
         for message in ws:
             event = json.loads(message)
             if event["type"] == "job" and event["job"]["state"] not in ("pending", "running"):
@@ -80,13 +87,13 @@ def rss_job(home: Path, pages: int) -> tuple[float, float, float]:
     """A fresh service scans ``pages`` flatbed pages; returns (VmHWM before, after, seconds)."""
     proc, url = start_service(home)
     try:
-        with httpx.Client(base_url=url, timeout=300) as http:
+        with httpx.Client(base_url=url, timeout=300, headers=auth(home)) as http:
             before = vm_hwm_mb(proc.pid)
             start = time.perf_counter()
             job = http.post("/v1/jobs", json={**JOB, "source": "flatbed", "pages": pages})
             job.raise_for_status()
             ws_url = "ws" + url.removeprefix("http") + f"/v1/jobs/{job.json()['id']}/events"
-            with connect(ws_url, max_size=2**22) as ws:
+            with connect(ws_url, max_size=2**22, additional_headers=auth(home)) as ws:
                 for message in ws:
                     event = json.loads(message)
                     if event["type"] == "page":
@@ -115,7 +122,8 @@ def service_jpeg(client: httpx.Client, url: str) -> None:
     conn = http.client.HTTPConnection(host, int(port), timeout=60)
     try:
         for page in pages:
-            conn.request("GET", f"/v1/pages/{page['id']}/image?format=jpeg")
+            conn.request("GET", f"/v1/pages/{page['id']}/image?format=jpeg",
+                         headers={"Authorization": client.headers["Authorization"]})
             response = conn.getresponse()
             body = response.read()
             assert response.status == 200 and body[:2] == b"\xff\xd8", response.status
@@ -183,7 +191,7 @@ def main() -> None:
         proc, url = start_service(tmp / "home", fsync=not args.no_fsync)
         env = {**os.environ, "SANE_CONFIG_DIR": str(tmp / "home" / "sane")}
         try:
-            with httpx.Client(base_url=url, timeout=300) as http:
+            with httpx.Client(base_url=url, timeout=300, headers=auth(tmp / "home")) as http:
                 run_job(http, url, {**JOB, "pages": 1, "resolution": 75})  # start the worker
                 base_jpeg, ours_jpeg = timed_pair(
                     lambda: scanimage_jpeg(env, tmp / "si"), lambda: service_jpeg(http, url),

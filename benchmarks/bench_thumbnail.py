@@ -1,27 +1,30 @@
-"""Uncached 585x513 thumbnails of A4 300 dpi JPEG pages through the page store's render path.
+"""Uncached 585x513 thumbnails of A4 300 dpi pages through the page store's render path.
 
     .venv/bin/python benchmarks/bench_thumbnail.py --pages 30 [--dir /var/tmp]
 
 Target (issue): a 585x513 thumbnail of a 300 dpi A4 page, median <= 30 ms when not cached.
 
-Pages are scanner JPEGs (SANE test backend through scanimage, 3.35 MB, see bench_export.py)
-stored in a real ``PageStore`` as the scan worker hands them over; each call is
-``store.render(page, width=585, height=513)`` (decrypt, verify, decode, resize, encode,
-encrypt and keep the rendition), in a process set up like ``scanlet serve``. Measured, each on
-pages of its own so nothing is cached that should not be:
+Pages are scanner JPEGs (SANE test backend through scanimage, 3.35 MB, see bench_export.py).
+Each measured call is ``store.render(page, width=585, height=513)`` (decrypt, verify, decode,
+resize, encode, encrypt and keep the rendition) on a page never rendered before, in a process
+set up like ``scanlet serve``; every case has pages of its own so nothing is cached that should
+not be:
 
-1. first view: the page was never rendered; the store makes its preview (codecs/render.py)
-   from the original, then the thumbnail from the preview;
-2. not cached, preview kept: the page's preview exists (made by an earlier request of another
-   size, as a viewer's 200 px strip does while a job runs), the 585x513 rendition is in
-   neither the RAM nor the disk cache;
-3. reference: the codec alone on the original (``codecs.render.render``: open, ``draft``,
+1. scanned page: stored as the scan worker hands it over, through the worker's own code
+   (``devices.encode.encode_page`` on the page's pixels, which also makes its preview, then
+   ``devices.pipeline.PageStore.write`` and ``PageStore.add_page``);
+2. imported page: ``PageStore.add_image`` (the import decodes every pixel to check the file and
+   makes the preview from them);
+3. page without a preview (stored by an older version, or its preview was lost): the store
+   decodes the original once to make the preview, then the thumbnail;
+4. reference: the codec alone on the original (``codecs.render.render``: open, ``draft``,
    resize, encode), what every uncached thumbnail cost before previews;
-4. cached: the same rendition again, from the disk cache and from RAM.
+5. cached: the same rendition again, from the disk cache and from RAM;
 
-Last result (2026-11-24, benchmarks/README.md): not cached with the preview kept, median
-16.1 ms (target met); first view 58.6 ms (not met: the preview is not yet made when a page is
-stored); the codec alone on the original 50.9 ms.
+and what making the preview adds to the scan worker's encoding of a page (``encode_page`` with
+and without it, alternating; the worker encodes on threads beside the scan thread).
+
+Last result: benchmarks/README.md.
 """
 
 from __future__ import annotations
@@ -34,12 +37,16 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from bench_export import scanner_jpegs, stored_pages
+from bench_export import KEY, scanner_jpegs, stored_pages
+from PIL import Image
 
 from scanlet.buffer import PageStore
 from scanlet.codecs import render as rendering
 from scanlet.config import Home
+from scanlet.devices.encode import RawPage, encode_page
+from scanlet.devices.pipeline import PageStore as WorkerPageStore
 from scanlet.memory import reuse_page_buffers
+from scanlet.models import ColorMode, Compression, Source
 
 BOX = (585, 513)
 
@@ -66,6 +73,38 @@ def describe(name: str, seconds: list[float], target: float | None = None) -> st
     return line
 
 
+def raw_page(jpeg: Path) -> RawPage:
+    """The page's pixels as the device delivers them to the worker (8-bit RGB rows)."""
+    with Image.open(jpeg) as image:
+        rgb = image.convert("RGB")
+    return RawPage(data=rgb.tobytes(), layout="rgb8", width=rgb.width, height=rgb.height,
+                   stride=rgb.width * 3, mode=ColorMode.COLOR, bit_depth=8, dpi=300.0,
+                   source=Source.FLATBED)
+
+
+def scanned_pages(store: PageStore, raw: RawPage, count: int) -> list[str]:
+    """``count`` pages handed over through the scan worker's encode and write code."""
+    writer = WorkerPageStore(incoming_dir=store.home.incoming, key=KEY, fsync=False)
+    document = store.create_document("scanned").id
+    return [store.add_page(document, writer.write(encode_page(raw, Compression.AUTO, 85))).id
+            for _ in range(count)]
+
+
+def imported_pages(store: PageStore, data: bytes, count: int) -> list[str]:
+    document = store.create_document("imported").id
+    return [store.add_image(document, data, "jpeg").id for _ in range(count)]
+
+
+def worker_cost(raw: RawPage, runs: int) -> tuple[list[float], list[float]]:
+    """Seconds of ``encode_page`` without and with the preview, alternating."""
+    plain: list[float] = []
+    with_preview: list[float] = []
+    for _ in range(runs):
+        plain.append(timed(lambda: encode_page(raw, Compression.AUTO, 85, with_preview=False)))
+        with_preview.append(timed(lambda: encode_page(raw, Compression.AUTO, 85)))
+    return plain, with_preview
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--pages", type=int, default=30, help="pages per measurement")
@@ -74,33 +113,37 @@ def main() -> None:
     reuse_page_buffers()  # as scanlet serve does
     with tempfile.TemporaryDirectory(dir=args.dir) as scratch:
         tmp = Path(scratch)
-        files, origin = scanner_jpegs(tmp / "jpegs", 2 * args.pages + 1)
+        files, origin = scanner_jpegs(tmp / "jpegs", args.pages + 1)
         print(f"A4 300 dpi pages from {origin}, {files[0].stat().st_size / 1e6:.2f} MB each")
+        raw = raw_page(files[0])
         store, ids = stored_pages(Home(tmp / "home").create(), files)
-        warm, first, kept = ids[0], ids[1 : args.pages + 1], ids[args.pages + 1 :]
+        warm, bare = ids[0], ids[1:]
         store.render(warm, width=BOX[0], height=BOX[1])  # imports, code paths
         size = rendering.fit_within(2480, 3507, *BOX)
 
-        first_view = thumbnails(store, first)
-        for page in kept:
-            store.render(page, width=200, height=200)
-        store.ram_cache.clear()
-        uncached = thumbnails(store, kept)
-        original = store.read_original(kept[0])
+        scanned = thumbnails(store, scanned_pages(store, raw, args.pages))
+        imported = thumbnails(store, imported_pages(store, files[0].read_bytes(), args.pages))
+        without = thumbnails(store, bare)
+        original = store.read_original(bare[0])
         codec = [timed(lambda: rendering.render(original, "jpeg", size, "jpeg", dpi=71.6))
-                 for _ in kept]
+                 for _ in bare]
         disk: list[float] = []
-        for page in kept:
+        for page in bare:
             store.ram_cache.clear()
             disk += thumbnails(store, [page])
-        ram = thumbnails(store, kept)
+        ram = thumbnails(store, bare)
         store.close()
+        plain, with_preview = worker_cost(raw, args.pages)
     print(f"thumbnail {size[0]}x{size[1]} (fits {BOX[0]}x{BOX[1]}), {args.pages} pages each")
-    print(describe("1. first view (makes the preview)", first_view))
-    print(describe("2. not cached, preview kept", uncached, target=30))
-    print(describe("3. reference: codec alone on the original", codec))
-    print(describe("4. cached on disk", disk))
+    print(describe("1. scanned page, first view", scanned, target=30))
+    print(describe("2. imported page, first view", imported, target=30))
+    print(describe("3. page without a preview, first view", without))
+    print(describe("4. reference: codec alone on the original", codec))
+    print(describe("5. cached on disk", disk))
     print(describe("   cached in RAM", ram))
+    print(describe("worker: encode_page without the preview", plain))
+    print(describe("worker: encode_page with the preview", with_preview))
+    print(f"   ratio of medians {statistics.median(with_preview) / statistics.median(plain):.2f}")
 
 
 if __name__ == "__main__":

@@ -269,3 +269,7 @@ class ScannedPage(_Model):
         None, description="SHA-256 of the plaintext encoded image, computed by the writer; "
         "when given, the buffer trusts the declared facts instead of decrypting the file again",
     )
+    preview_path: str | None = Field(
+        None, description="The page's preview JPEG (codecs/render.py), encrypted like the page "
+        "and handed over with it; the buffer keeps it so the first thumbnail is cheap",
+    )

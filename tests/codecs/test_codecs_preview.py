@@ -4,19 +4,23 @@ from __future__ import annotations
 
 import hashlib
 import io
+import pathlib
 
 import numpy as np
 import pytest
 from PIL import Image
 
 from scanlet.buffer import PageStore
+from scanlet.buffer.files import PAGE_SUFFIX
 from scanlet.buffer.renditions import PREVIEW_PARAMS, tag_for
 from scanlet.codecs import render as rendering
 from scanlet.codecs.render import make_preview, preview_factor, preview_of_image, preview_size
 from scanlet.config import Home
 from scanlet.crypto import MAGIC
-from scanlet.errors import InvalidSetting
-from tests.buffer.testdata import decoded, image_of, make_jpeg, make_png
+from scanlet.devices.encode import EncodedPage
+from scanlet.devices.pipeline import PageStore as WorkerPageStore
+from scanlet.models import ColorMode, ScannedPage, Source
+from tests.buffer.testdata import KEY, decoded, image_of, make_jpeg, make_png
 
 
 @pytest.mark.parametrize(("size", "factor"), [
@@ -87,9 +91,21 @@ def test_renditions_come_from_the_preview(store: PageStore, big_page: str, home:
         return real(data, *args, **kwargs)  # type: ignore[arg-type]
 
     monkeypatch.setattr(rendering, "render", spy)
+    # Imported: its preview was made from the pixels decoded to check the import.
+    assert [p.name for p in home.thumbnails.iterdir()] == [
+        f"{big_page}.{preview_tag(store, big_page)}{PAGE_SUFFIX}"]
+    kept = store.render(big_page, width=585, height=513)
+    assert sources == [(900, 1200)]
+    # A page without one (stored by an older version, a failed handover) gets it on its first
+    # view, the thumbnail drawn from the preview's pixels: decoded once for both.
+    for path in home.thumbnails.iterdir():
+        path.unlink()
+    store.ram_cache.clear()
+    sources.clear()
     first = store.render(big_page, width=585, height=513)
     assert decoded(first.data).size == (385, 513)
-    assert sources == []  # drawn from the preview's pixels, decoded once for both
+    assert sources == []
+    assert decoded(kept.data).size == (385, 513)
     files = sorted(p.name for p in home.thumbnails.iterdir())
     assert len(files) == 2 and all(name.startswith(big_page) for name in files)
     assert all(p.read_bytes().startswith(MAGIC) for p in home.thumbnails.iterdir())
@@ -134,19 +150,52 @@ def test_preview_of_bilevel_page_is_antialiased() -> None:
     assert preview.mode == "L" and len(np.unique(np.asarray(preview))) > 2
 
 
-def test_a_preview_made_elsewhere_is_used(store: PageStore, document: str,
-                                          monkeypatch: pytest.MonkeyPatch) -> None:
+def worker_handover(home: Home, data: bytes, preview: bytes | None) -> ScannedPage:
+    """The page as the scan worker's writer hands it over, with the preview it made."""
+    encoded = EncodedPage(data=data, format="jpeg", width=decoded(data).width,
+                          height=decoded(data).height, dpi=300.0, bit_depth=8,
+                          mode=ColorMode.COLOR, source=Source.FLATBED, preview=preview)
+    return WorkerPageStore(incoming_dir=home.incoming, key=KEY, fsync=False).write(encoded)
+
+
+def test_a_preview_made_by_the_scan_worker_is_used(store: PageStore, document: str,
+                                                   home: Home,
+                                                   monkeypatch: pytest.MonkeyPatch) -> None:
     data = smooth_jpeg(1800, 2400)
-    page = store.add_image(document, data, "jpeg", dpi=300)
-    stored = store._stored(page.id)
-    renditions = store._renditions
-    with pytest.raises(InvalidSetting, match="not a preview"):
-        renditions.keep_preview(stored, b"junk")
-    with pytest.raises(InvalidSetting, match="900, 1200"):
-        renditions.keep_preview(stored, make_jpeg(10, 10))
-    worker_made = preview_of_image(decoded(data))  # as a scan worker would, from pixels
+    worker_made = preview_of_image(decoded(data))  # as the worker does, from pixels
     assert worker_made is not None
-    renditions.keep_preview(stored, worker_made)
+    handed = worker_handover(home, data, worker_made)
+    assert handed.preview_path is not None
+    assert pathlib.Path(handed.preview_path).read_bytes().startswith(MAGIC)
+    page = store.add_page(document, handed)
+    assert list(home.incoming.iterdir()) == []  # both files taken over
     monkeypatch.setattr(rendering, "decode_preview", None)  # must not be needed
     assert decoded(store.render(page.id, width=200).data).size == (200, 267)
-    assert renditions.preview(stored) == worker_made
+    assert store._renditions.preview(store._stored(page.id)) == worker_made
+
+
+def test_a_damaged_handed_over_preview_is_made_again(store: PageStore, document: str,
+                                                     home: Home) -> None:
+    data = smooth_jpeg(1800, 2400)
+    handed = worker_handover(home, data, preview_of_image(decoded(data)))
+    assert handed.preview_path is not None
+    pathlib.Path(handed.preview_path).write_bytes(b"not encrypted")
+    page = store.add_page(document, handed)
+    thumb = decoded(store.render(page.id, width=200).data)
+    assert thumb.size == (200, 267)
+    direct = decoded(rendering.render(data, "jpeg", (200, 267), "png", dpi=33))
+    error = np.abs(np.asarray(direct, dtype=float) - np.asarray(thumb, dtype=float))
+    assert error.mean() < 3
+
+
+def test_a_preview_path_outside_incoming_is_left_alone(store: PageStore, document: str,
+                                                       home: Home,
+                                                       tmp_path: pathlib.Path) -> None:
+    data = smooth_jpeg(1800, 2400)
+    handed = worker_handover(home, data, None)
+    assert handed.preview_path is None
+    victim = tmp_path / "users-file.txt"
+    victim.write_text("mine")
+    page = store.add_page(document, handed.model_copy(update={"preview_path": str(victim)}))
+    assert victim.read_text() == "mine"
+    assert decoded(store.render(page.id, width=200).data).size == (200, 267)

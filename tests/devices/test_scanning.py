@@ -4,14 +4,17 @@ checked with Pillow."""
 from __future__ import annotations
 
 import asyncio
+import io
 import os
 import stat
 import time
 from pathlib import Path
 
 import pytest
-from PIL import Image, ImageDraw
+from PIL import Image, ImageChops, ImageDraw, ImageStat
 
+from scanlet.codecs.render import make_preview
+from scanlet.crypto import read_encrypted
 from scanlet.errors import (
     CoverOpen,
     DeviceAccessDenied,
@@ -65,7 +68,21 @@ def test_feeder_all_yields_ten_pages_then_ends_normally(env: Env) -> None:
             assert len({p.path for p in pages}) == 10
             assert all(p.source == Source.FEEDER and (p.width, p.height) == (1240, 1753)
                        for p in pages)
-            assert incoming_files(env.options) == sorted(Path(p.path).name for p in pages)
+            handed = [Path(p.path).name for p in pages]
+            handed += [Path(p.preview_path).name for p in pages if p.preview_path]
+            assert incoming_files(env.options) == sorted(handed)
+            # Each page comes with its preview (long side >= 860: 1240x1753 halves).
+            for page in pages:
+                assert page.preview_path is not None
+                preview = Image.open(io.BytesIO(read_encrypted(Path(page.preview_path),
+                                                               env.options.cache_key)))
+                assert (preview.format, preview.size) == ("JPEG", (620, 877))
+                # The same picture as the preview the service would make from the stored page
+                # (not identical: one is drawn from the raw pixels, the other from the JPEG).
+                stored = read_encrypted(Path(page.path), env.options.cache_key)
+                made_later = Image.open(io.BytesIO(make_preview(stored, "jpeg") or b""))
+                error = ImageChops.difference(made_later, preview)
+                assert sum(ImageStat.Stat(error).mean) / 3 < 5
             # a fresh device handle per job: the next batch has 10 sheets again
             again, error = await collect(manager, FEEDER)
             assert error is None and len(again) == 10

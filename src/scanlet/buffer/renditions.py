@@ -21,8 +21,10 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import os
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 
 from PIL import Image
 
@@ -30,7 +32,7 @@ from scanlet.buffer.cache import ByteLRU
 from scanlet.buffer.files import PageFiles
 from scanlet.buffer.rows import StoredPage
 from scanlet.codecs import render as rendering
-from scanlet.codecs.decode import MEDIA_TYPE, ImageDecodeError, ImageFormat, open_image
+from scanlet.codecs.decode import MEDIA_TYPE, ImageDecodeError, ImageFormat
 from scanlet.crypto import read_encrypted, write_encrypted
 from scanlet.errors import InvalidSetting, PageCorrupt
 
@@ -137,12 +139,16 @@ class Renditions:
 
     def _keep(self, stored: StoredPage, tag: str, data: bytes) -> None:
         """Keep a rendition in RAM and, encrypted, on disk (best effort)."""
-        path = self.files.thumb_path(stored.info.id, tag)
+        self._keep_tagged(stored.info.id, tag, data)
+
+    def _keep_tagged(self, page_id: str, tag: str, data: bytes, *, in_ram: bool = True) -> None:
+        path = self.files.thumb_path(page_id, tag)
         try:
             write_encrypted(path, self.key, data, fsync=False)
         except OSError:
             logger.warning("could not cache rendition %s", path.name, exc_info=True)
-        self.cache.put(("r", stored.info.id, tag), data)
+        if in_ram:
+            self.cache.put(("r", page_id, tag), data)
 
     def _corrupt(self, stored: StoredPage, exc: Exception) -> PageCorrupt:
         info = stored.info
@@ -178,20 +184,18 @@ class Renditions:
         made[0].close()
         return made[1]
 
-    def keep_preview(self, stored: StoredPage, jpeg: bytes) -> None:
-        """Keep a preview made elsewhere (``codecs.render.preview_of_image``, e.g. by the scan
-        worker from the pixels it has). InvalidSetting unless it is a JPEG of exactly the
-        page's preview size."""
-        expected = rendering.preview_size(stored.info.width, stored.info.height)
-        try:
-            with open_image(jpeg, "jpeg") as image:
-                size = image.size
-        except ImageDecodeError as exc:
-            raise InvalidSetting(f"not a preview: {exc}", field="preview") from exc
-        if size != expected:
-            raise InvalidSetting(f"a preview of this page is {expected}, not {size}",
-                                 field="preview")
-        self._keep(stored, tag_for(stored.sha256, PREVIEW_PARAMS), jpeg)
+    def keep_preview(self, page_id: str, sha256: str, jpeg: bytes) -> None:
+        """Keep ``jpeg`` (``codecs.render.preview_of_image`` of the content ``sha256``) as the
+        preview of page ``page_id``, made by whoever had the page's pixels. On disk only: a
+        long import must not fill the RAM cache with previews nobody has asked for yet."""
+        self._keep_tagged(page_id, tag_for(sha256, PREVIEW_PARAMS), jpeg, in_ram=False)
+
+    def adopt_preview(self, page_id: str, sha256: str, encrypted: Path) -> None:
+        """Take over an encrypted preview file (written with this store's key by the scan
+        worker, from the pixels it had) as the preview of page ``page_id`` with content
+        ``sha256``. Checked when first read, like every kept rendition: a file that does not
+        decrypt is discarded and the preview made again."""
+        os.replace(encrypted, self.files.thumb_path(page_id, tag_for(sha256, PREVIEW_PARAMS)))
 
     def _make(
         self, stored: StoredPage, size: tuple[int, int], fmt: ImageFormat, quality: int

@@ -42,7 +42,15 @@ from scanlet.buffer.ids import new_id
 from scanlet.buffer.recovery import RecoveryReport, recover
 from scanlet.buffer.renditions import CacheKey, RenderedImage, Renditions
 from scanlet.buffer.rows import StoredPage, clean_tags, metadata_json, now, tags_json, to_text
-from scanlet.codecs.decode import MEDIA_TYPE, ImageDecodeError, ImageFacts, inspect
+from scanlet.codecs.decode import (
+    MEDIA_TYPE,
+    ImageDecodeError,
+    ImageFacts,
+    ImageFormat,
+    decode,
+    inspect,
+)
+from scanlet.codecs.render import preview_of_image
 from scanlet.config import Home
 from scanlet.crypto import ENCRYPTION_OVERHEAD, KEY_BYTES, read_encrypted, write_encrypted
 from scanlet.errors import InvalidSetting, PageCorrupt, PageNotFound, StorageError
@@ -230,8 +238,25 @@ class PageStore:
                 raise StorageError(f"cannot move {page.path} into the buffer: {exc}") from exc
             return lambda: self._undo_move(destination, source_path)
 
-        return self._add(document_id, facts, digest, size, place, dpi=page.dpi,
+        info = self._add(document_id, facts, digest, size, place, dpi=page.dpi,
                          source=page.source, job_id=job_id)
+        if page.preview_path is not None:
+            self._adopt_preview(info.id, digest, page.preview_path)
+        return info
+
+    def _adopt_preview(self, page_id: str, digest: str, raw_path: str) -> None:
+        """Keep the preview a scan worker made with the page (already encrypted with the cache
+        key, so a rename). A cache: any problem only costs making it later."""
+        try:
+            source = self._files.incoming_file(raw_path)
+        except StorageError as exc:
+            logger.warning("ignoring a handed-over preview: %s", exc)
+            return
+        try:
+            self._renditions.adopt_preview(page_id, digest, source)
+        except OSError as exc:
+            logger.warning("could not keep the preview %s: %s", source.name, exc)
+            source.unlink(missing_ok=True)
 
     def _declared(self, page: ScannedPage, path: Path) -> tuple[ImageFacts, str, int]:
         """Facts of a page whose writer (our scan worker) declared them with its digest.
@@ -290,10 +315,7 @@ class PageStore:
         except ValueError as exc:
             raise InvalidSetting(f"unknown source {source!r}", field="source",
                                  allowed=[s.value for s in Source]) from exc
-        try:
-            facts = inspect(data, fmt, full_decode=True)
-        except ImageDecodeError as exc:
-            raise InvalidSetting(str(exc), field="data") from exc
+        facts, preview = self._checked_image(data, fmt)
 
         def place(destination: Path) -> Callable[[], None]:
             try:
@@ -302,9 +324,26 @@ class PageStore:
                 raise StorageError(f"cannot write the page file: {exc}") from exc
             return lambda: destination.unlink(missing_ok=True)
 
-        return self._add(document_id, facts, hashlib.sha256(data).hexdigest(), len(data), place,
+        digest = hashlib.sha256(data).hexdigest()
+        info = self._add(document_id, facts, digest, len(data), place,
                          dpi=float(dpi) if dpi is not None else (facts.dpi or DEFAULT_DPI),
                          source=source, job_id=None)
+        if preview is not None:
+            self._renditions.keep_preview(info.id, digest, preview)
+        return info
+
+    @staticmethod
+    def _checked_image(data: bytes, fmt: ImageFormat) -> tuple[ImageFacts, bytes | None]:
+        """Facts of image bytes from outside (an import, an edit), fully decoded to prove them
+        complete; and the page's preview, made from those pixels while they are in hand (about
+        11 ms, against 40 ms to decode the stored page again for its first thumbnail).
+        InvalidSetting for anything that does not decode."""
+        try:
+            facts = inspect(data, fmt)
+            with decode(data, fmt) as image:
+                return facts, preview_of_image(image)
+        except ImageDecodeError as exc:
+            raise InvalidSetting(str(exc), field="data") from exc
 
     def _add(
         self,
@@ -467,10 +506,7 @@ class PageStore:
                                  allowed=sorted(MEDIA_TYPE))
         if not _valid_dpi(float(dpi)):
             raise InvalidSetting("dpi must be a positive number", field="dpi")
-        try:
-            facts = inspect(data, fmt, full_decode=True)
-        except ImageDecodeError as exc:
-            raise InvalidSetting(str(exc), field="data") from exc
+        facts, preview = self._checked_image(data, fmt)
         self._stored(page_id)  # PageNotFound before writing anything
         file_id = new_id()
         path = self._files.page_path(file_id)
@@ -500,6 +536,8 @@ class PageStore:
         finally:
             with self._lock:
                 self._adding.discard(file_id)
+        if preview is not None:
+            self._renditions.keep_preview(page_id, hashlib.sha256(data).hexdigest(), preview)
         return info
 
     def undo_edit(self, page_id: str, *, to_original: bool = False) -> PageInfo:

@@ -19,7 +19,6 @@ from __future__ import annotations
 import io
 import logging
 
-import numpy as np
 from PIL import Image
 
 from scanlet.codecs.decode import PIL_FORMAT, ImageDecodeError, ImageFormat, open_image
@@ -52,6 +51,8 @@ def fit_within(
 def to_8bit(image: Image.Image) -> Image.Image:
     """16-bit grey to 8-bit by dropping the low byte (Pillow's convert would clip instead)."""
     if image.mode.startswith("I"):
+        import numpy as np  # only here: the scan worker imports this module and seldom needs it
+
         array = np.asarray(image, dtype=np.uint32) >> 8
         return Image.fromarray(array.astype(np.uint8), "L")
     return image

@@ -53,8 +53,8 @@ class PageStore:
 
     def write(self, page: EncodedPage) -> ScannedPage:
         """Encrypt and atomically write ``page``; the returned record hands the file over."""
-        name = f"page-{secrets.token_hex(10)}.{_EXTENSIONS[page.format]}.enc"
-        path = self.incoming_dir / name
+        stem = f"page-{secrets.token_hex(10)}"
+        path = self.incoming_dir / f"{stem}.{_EXTENSIONS[page.format]}.enc"
         try:
             write_encrypted(path, self.key, page.data, fsync=self.fsync)
         except OSError as exc:
@@ -64,7 +64,22 @@ class PageStore:
             path=str(path), format=page.format, width=page.width, height=page.height,
             dpi=page.dpi, bit_depth=page.bit_depth, mode=page.mode, bytes=len(page.data),
             source=page.source, sha256=hashlib.sha256(page.data).hexdigest(),
+            preview_path=self._write_preview(stem, page.preview),
         )
+
+    def _write_preview(self, stem: str, preview: bytes | None) -> str | None:
+        """Write the page's preview next to it; a cache, so not fsynced, and a failure only
+        costs the service the time to make it itself (hence None, not an error)."""
+        if preview is None:
+            return None
+        path = self.incoming_dir / f"{stem}.preview.jpg.enc"
+        try:
+            write_encrypted(path, self.key, preview, fsync=False)
+        except OSError as exc:
+            log.warning("could not write a page preview to %s: %s", self.incoming_dir, exc)
+            path.unlink(missing_ok=True)
+            return None
+        return str(path)
 
 
 class PagePipeline:
