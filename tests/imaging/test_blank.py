@@ -110,3 +110,19 @@ def test_bilevel_and_colour_pages(sparse_pages: list[Scanned],
 def test_bad_dpi_is_refused() -> None:
     with pytest.raises(InvalidSetting):
         blank_score(Image.new("L", (100, 100), 255), dpi=0)
+
+
+def test_dark_paper_light_marks_count_and_an_even_page_is_blank(
+        sparse_pages: list[Scanned], blank_pages: list[Scanned]) -> None:
+    """Content is what differs from the paper, whatever the paper's colour: a sheet of one even
+    colour (the SANE test backend's black frame) is blank, light text on dark paper is not."""
+    for level in (0, 40, 128, 255):
+        assert is_blank(Image.new("L", (1240, 1754), level), 150).blank, level
+    assert is_blank(Image.new("RGB", (1240, 1754), (0, 0, 0)), 150).blank
+    text, dpi = sparse_pages[3]
+    inverted = Image.fromarray(255 - np.asarray(text))
+    assert not is_blank(inverted, dpi).blank
+    assert blank_score(inverted, dpi).score == pytest.approx(blank_score(text, dpi).score,
+                                                             rel=0.5)
+    page, dpi = blank_pages[3]
+    assert is_blank(Image.fromarray(255 - np.asarray(page)), dpi).blank

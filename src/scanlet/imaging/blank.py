@@ -5,7 +5,10 @@ The **score** is the share of the page, in percent, covered by content:
 
 1. The page is read as 8-bit grey and reduced to :data:`WORK_DPI` (area averaging, which also
    halves sensor noise at 300 dpi). A margin of :data:`MARGIN` of each side is left out: the
-   page edge, its shadow and the scanner's border live there.
+   page edge, its shadow and the scanner's border live there. Content is what differs from
+   the paper: on dark paper (median grey below :data:`DARK_PAPER`) the page is read inverted,
+   so light marks on it count and a page of one even colour, black included, is blank (as
+   in the reference product's standard-deviation test).
 2. *Thin content* (text, lines, handwriting): the paper is estimated by a grey-level closing
    with a disk :data:`CLOSING_MM` across, which erases every dark feature narrower than that and
    follows slow changes (a shadow band, uneven lighting, grey recycled paper). Pixels more
@@ -55,6 +58,8 @@ logger = logging.getLogger(__name__)
 WORK_DPI = 150.0
 #: Fraction of width/height left out on every side.
 MARGIN = 0.03
+#: Median grey level under which the paper is dark and the page is judged inverted.
+DARK_PAPER = 96
 #: Diameter of the closing disk that separates thin content from paper, in mm.
 CLOSING_MM = 3.0
 #: Grey levels below the local paper that make a pixel ink.
@@ -114,9 +119,13 @@ def _mm(dpi: float, mm: float) -> float:
 def _prepare(image: Image.Image, dpi: float) -> tuple[npt.NDArray[np.uint8], float]:
     """Grey page at no more than WORK_DPI, and the dpi it ended up at."""
     gray = gray_array(image)
-    if dpi <= WORK_DPI:
-        return gray, dpi
-    return shrink(gray, WORK_DPI / dpi), WORK_DPI
+    if dpi > WORK_DPI:
+        gray, dpi = shrink(gray, WORK_DPI / dpi), WORK_DPI
+    h, w = gray.shape
+    my, mx = round(h * MARGIN), round(w * MARGIN)
+    if _median(gray[my:h - my, mx:w - mx]) < DARK_PAPER:
+        gray = cv2.bitwise_not(gray)  # light marks on dark paper
+    return gray, dpi
 
 
 def _paper(gray: npt.NDArray[np.uint8], dpi: float) -> npt.NDArray[np.uint8]:
