@@ -124,7 +124,7 @@ def _prepare(image: Image.Image, dpi: float) -> tuple[npt.NDArray[np.uint8], flo
     h, w = gray.shape
     my, mx = round(h * MARGIN), round(w * MARGIN)
     if _median(gray[my:h - my, mx:w - mx]) < DARK_PAPER:
-        gray = cv2.bitwise_not(gray)  # light marks on dark paper
+        gray = np.asarray(255 - gray, dtype=np.uint8)  # light marks on dark paper
     return gray, dpi
 
 
