@@ -67,14 +67,18 @@ def serve(
     demo: DemoOpt = False,
     port: Annotated[int | None, typer.Option(help="HTTP port (default 18622; 0 = any)")] = None,
     host: Annotated[str | None, typer.Option(help="Loopback address to bind")] = None,
+    monitored: Annotated[bool, typer.Option(
+        "--monitored", hidden=True,
+        help="Started by `scanlet service run`: leave the certificate task to it")] = False,
 ) -> None:
     """Run the Scanlet service in the foreground."""
-    from scanlet.service.serve import serve as run
-
     where = resolve_home(home)
     try:
         settings = load_settings(where.create(), port=port, host=host)
-        run(where, settings, demo=demo, announce=lambda line: out.print(line, highlight=False))
+        from scanlet.service.serve import serve as run  # after the config: fail fast
+
+        run(where, settings, demo=demo, announce=lambda line: out.print(line, highlight=False),
+            monitored=monitored)
     except ScanletError as exc:
         raise _fail(exc) from exc
 
@@ -230,10 +234,15 @@ def _progress() -> Progress:
 def _register_groups() -> None:
     from scanlet.cli_access import keys_app, sites_app
     from scanlet.cli_convert import convert
+    from scanlet.cli_doctor import doctor
 
     app.add_typer(sites_app, name="sites")
     app.add_typer(keys_app, name="keys")
     app.command()(convert)
+    app.command()(doctor)
+    from scanlet.cli_log import log_level
+
+    app.command("log-level")(log_level)
 
 
 _register_groups()
@@ -243,6 +252,11 @@ from scanlet.cli_cert import cert_app  # noqa: E402 - cli_cert imports nothing f
 
 app.add_typer(cert_app, name="cert",
               help="The local HTTPS certificate and the trust stores that hold its CA.")
+
+from scanlet.cli_service import service_app  # noqa: E402 - imports nothing from this module
+
+app.add_typer(service_app, name="service",
+              help="Run Scanlet under its monitor, or install it as an OS service.")
 
 
 def main() -> Any:

@@ -3,6 +3,8 @@
 Runs entirely in-process on a throw-away buffer in a private temporary folder (no service, no
 user data touched): import every input (JPEG, PNG, TIFF, BMP, WebP, PDF), optionally drop
 blank pages and straighten, then write the output (optionally split, OCRed, PDF/A).
+With ``--ocr`` it reads the user's config (``$SCANLET_HOME`` or the default home) for one key,
+``[ocr] tesseract``, so it runs the same tesseract as the service.
 """
 
 from __future__ import annotations
@@ -88,7 +90,7 @@ def _run(inputs: list[Path], plan: OutputPlan, processing: PageProcessing,
          dpi: float | None, password: str | None) -> list[Path]:
     from scanlet import postprocess
     from scanlet.buffer.store import PageStore
-    from scanlet.config import Home
+    from scanlet.config import Home, load_settings, resolve_home
     from scanlet.importing import import_file
     from scanlet.ocr.pool import OcrPool
     from scanlet.outputs import write_outputs
@@ -114,7 +116,9 @@ def _run(inputs: list[Path], plan: OutputPlan, processing: PageProcessing,
 
         def make_pool() -> OcrPool:
             if not pool:
-                pool.append(OcrPool(workdir=store.temp_dir))
+                configured = load_settings(resolve_home()).tesseract
+                pool.append(OcrPool(workdir=store.temp_dir,
+                                    tesseract=str(configured) if configured else None))
             return pool[0]
 
         progress.add_task("Writing", total=None)

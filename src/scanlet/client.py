@@ -53,6 +53,14 @@ class ServiceClient:
     def _get(self, path: str, **params: Any) -> Any:
         return self._check(self.http.get(path, params=params)).json()
 
+    def log_settings(self) -> dict[str, Any]:
+        """``GET /v1/admin/log``: the level in force, format and file (admin scope)."""
+        return dict(self._get("/v1/admin/log"))
+
+    def set_log_level(self, level: str) -> dict[str, Any]:
+        """``PUT /v1/admin/log``: change the level until the service stops."""
+        return dict(self._check(self.http.put("/v1/admin/log", json={"level": level})).json())
+
     def devices(self) -> list[Device]:
         return [Device.model_validate(d) for d in self._get("/v1/devices")]
 

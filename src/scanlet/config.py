@@ -204,6 +204,13 @@ def _parse_level(raw: str) -> str:
     return level
 
 
+def _parse_log_format(raw: str) -> str:
+    value = raw.strip().lower()
+    if value not in ("text", "json"):
+        raise ValueError
+    return value
+
+
 def _parse_quality(raw: str) -> int:
     value = int(raw)
     if not 1 <= value <= 100:
@@ -245,6 +252,9 @@ class Settings:
     max_image_megapixels: int = 200
     pair_requests_per_minute: int = 5
     scans_per_minute: int = 30
+    ocr_tasks_per_minute: int = 12
+    max_running_ocr_tasks: int = 2
+    tesseract: Path | None = None
     sane_config_dir: Path | None = None
     demo_system_backends: bool = True
     worker_idle_timeout: float = 60.0
@@ -254,6 +264,19 @@ class Settings:
     fsync: bool = True
     jpeg_quality: int = 85
     log_level: str = "INFO"
+    log_format: str = "text"
+    log_max_mb: int = 5
+    log_backups: int = 5
+    log_requests: bool = True
+    dump_keep: int = 20
+    monitor_health_interval: float = 2.0
+    monitor_hang_timeout: float = 10.0
+    monitor_start_timeout: float = 30.0
+    monitor_backoff_max: float = 60.0
+    monitor_crash_loop_restarts: int = 5
+    monitor_crash_loop_window: float = 120.0
+    monitor_crash_loop_pause: float = 300.0
+    shutdown_grace: float = 10.0
     extra: dict[str, str] = field(default_factory=dict)
 
 
@@ -285,6 +308,14 @@ _KEYS: dict[str, _Key] = {
                                      "an integer >= 0 (0 = no pairing requests)"),
     "scans_per_minute": _Key("limits", "scans_per_minute", _parse_count,
                              "an integer >= 0 (0 = unlimited)"),
+    "ocr_tasks_per_minute": _Key("limits", "ocr_tasks_per_minute", _parse_count,
+                                 "an integer >= 0 (0 = unlimited)"),
+    "max_running_ocr_tasks": _Key("limits", "max_running_ocr_tasks", _parse_count,
+                                  "an integer >= 0 (0 = unlimited)"),
+    # Not checked here: a wrong path is an ocr_unavailable error naming it when OCR is used,
+    # so a service that never OCRs still starts.
+    "tesseract": _Key("ocr", "tesseract", _parse_path,
+                      "the tesseract program: a path, or empty to search PATH"),
     "sane_config_dir": _Key("devices", "sane_config_dir", _parse_path, "a folder path"),
     "demo_system_backends": _Key("devices", "demo_system_backends", _parse_bool, "true or false"),
     "worker_idle_timeout": _Key("devices", "worker_idle_timeout", _parse_positive,
@@ -298,6 +329,27 @@ _KEYS: dict[str, _Key] = {
     "fsync": _Key("buffer", "fsync", _parse_bool, "true or false"),
     "jpeg_quality": _Key("buffer", "jpeg_quality", _parse_quality, "an integer 1-100"),
     "log_level": _Key("log", "level", _parse_level, "DEBUG, INFO, WARNING or ERROR"),
+    "log_format": _Key("log", "format", _parse_log_format, "text or json"),
+    "log_max_mb": _Key("log", "max_mb", _parse_positive_int, "megabytes, an integer > 0"),
+    "log_backups": _Key("log", "backups", _parse_count, "an integer >= 0"),
+    "log_requests": _Key("log", "requests", _parse_bool, "true or false"),
+    "dump_keep": _Key("dump", "keep", _parse_positive_int, "an integer > 0"),
+    "monitor_health_interval": _Key("monitor", "health_interval", _parse_positive,
+                                    "seconds, a number > 0"),
+    "monitor_hang_timeout": _Key("monitor", "hang_timeout", _parse_positive,
+                                 "seconds, a number > 0"),
+    "monitor_start_timeout": _Key("monitor", "start_timeout", _parse_positive,
+                                  "seconds, a number > 0"),
+    "monitor_backoff_max": _Key("monitor", "backoff_max", _parse_positive,
+                                "seconds, a number > 0"),
+    "monitor_crash_loop_restarts": _Key("monitor", "crash_loop_restarts", _parse_positive_int,
+                                        "an integer > 0"),
+    "monitor_crash_loop_window": _Key("monitor", "crash_loop_window", _parse_positive,
+                                      "seconds, a number > 0"),
+    "monitor_crash_loop_pause": _Key("monitor", "crash_loop_pause", _parse_positive,
+                                     "seconds, a number > 0"),
+    "shutdown_grace": _Key("server", "shutdown_grace", _parse_positive,
+                           "seconds, a number > 0"),
 }
 
 
@@ -387,6 +439,7 @@ _SERVICE_CONFIG_TEMPLATE = """\
 # public_names =
 # https = false
 # https_port = 18623
+# shutdown_grace = 10
 
 [tls]
 # cert_file =
@@ -404,6 +457,11 @@ _SERVICE_CONFIG_TEMPLATE = """\
 # max_image_megapixels = 200
 # pair_requests_per_minute = 5
 # scans_per_minute = 30
+# ocr_tasks_per_minute = 12
+# max_running_ocr_tasks = 2
+
+[ocr]
+# tesseract =
 
 [devices]
 # sane_config_dir =
@@ -419,4 +477,20 @@ _SERVICE_CONFIG_TEMPLATE = """\
 
 [log]
 # level = INFO
+# format = text
+# max_mb = 5
+# backups = 5
+# requests = true
+
+[dump]
+# keep = 20
+
+[monitor]
+# health_interval = 2
+# hang_timeout = 10
+# start_timeout = 30
+# backoff_max = 60
+# crash_loop_restarts = 5
+# crash_loop_window = 120
+# crash_loop_pause = 300
 """

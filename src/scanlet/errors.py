@@ -1,19 +1,32 @@
 """Scanlet's one exception tree, with stable error codes.
 
 The ``code`` strings are the public contract (HTTP problem+json, WebSocket events, the CLI and
-the JS SDK); class names and HTTP statuses may change, codes may not.
+the JS SDK); class names and HTTP statuses may change, codes may not. Every error class of the
+project is defined here (feature modules such as ``scanlet.importing.errors`` and
+``scanlet.ocr.tesseract`` re-export theirs), so :data:`ERRORS_BY_CODE` knows every code.
+
+Each entry: class (code, HTTP status); a subclass inherits its parent's status and CLI exit
+code unless it names its own. CLI exit codes: 1 internal/import/export/storage, 2 request,
+3 not found, 4 config, 5 already running, 6 device (and cancels), 7 driver, 8 access,
+9 certificate, 10 OCR, 11 OS service (3 when it is not installed).
 
     ScanletError (internal, 500)
     ├── RequestError (bad_request, 400)
     │   ├── InvalidSetting (invalid_setting, 422)
-    │   └── UnsupportedSource (unsupported_source, 422)
+    │   │   ├── UnsupportedSource (unsupported_source, 422)
+    │   │   └── ImportInvalid (import_invalid, 422)      corrupt, truncated, empty file
+    │   │       ├── ImportUnsupportedFormat (import_unsupported_format, 415)
+    │   │       └── PdfPasswordRequired (pdf_password_required, 422)
+    │   ├── NoPages (no_pages, 422)
+    │   └── ImportTooLarge (import_too_large, 413)       bytes, pixels, frames, pages, budgets
     ├── NotFound (not_found, 404)
     │   ├── DeviceNotFound (device_not_found)
     │   ├── JobNotFound (job_not_found)
     │   ├── DocumentNotFound (document_not_found)
-    │   └── PageNotFound (page_not_found)
+    │   ├── PageNotFound (page_not_found)
+    │   └── TaskNotFound (task_not_found)
     ├── ConfigError (config_invalid)
-    ├── AlreadyRunning (already_running)
+    ├── AlreadyRunning (already_running, 409)
     ├── DeviceError (device_error, 409)
     │   ├── FeederEmpty (feeder_empty)
     │   ├── PaperJam (paper_jam)
@@ -23,6 +36,8 @@ the JS SDK); class names and HTTP statuses may change, codes may not.
     │   ├── DeviceOutOfMemory (device_out_of_memory, 507)
     │   ├── DeviceAccessDenied (device_access_denied, 403)
     │   └── ScanCancelled (scan_cancelled)
+    │       └── OcrCancelled (ocr_cancelled)             a ScanCancelled so that tasks report
+    │                                                     "cancelled", not "failed"
     ├── DriverError (driver_error, 502)
     │   ├── DriverUnavailable (driver_unavailable, 503)
     │   ├── DriverCrashed (driver_crashed)
@@ -30,7 +45,32 @@ the JS SDK); class names and HTTP statuses may change, codes may not.
     ├── JobStateError (job_state, 409)
     ├── StorageError (storage_error)
     │   └── PageCorrupt (page_corrupt)
-    └── ExportError (export_failed)
+    ├── ExportError (export_failed)
+    ├── ImportFailed (import_failed, 500)                 the PDF worker broke (our fault)
+    ├── OcrError (ocr_failed, 500)                       tesseract failed on a page
+    │   ├── OcrUnavailable (ocr_unavailable, 503)        no tesseract, or a bad [ocr] tesseract
+    │   └── OcrTimeout (ocr_timeout, 504)                a page took longer than its timeout
+    ├── AccessError (access_denied, 403)
+    │   ├── HostNotAllowed (host_not_allowed)
+    │   ├── OriginNotAllowed (origin_not_allowed)
+    │   ├── Unauthorized (unauthorized, 401)
+    │   ├── TokenInvalid (token_invalid, 401)
+    │   ├── TokenOriginMismatch (token_origin_mismatch)
+    │   ├── ScopeNotGranted (scope_not_granted)
+    │   ├── FetchModeNotAllowed (fetch_mode_not_allowed)
+    │   ├── UnsupportedMediaType (unsupported_media_type, 415)
+    │   ├── PayloadTooLarge (payload_too_large, 413)
+    │   ├── RateLimited (rate_limited, 429)              with ``retry_after`` (Retry-After)
+    │   │   ├── TooManyTasks (too_many_tasks, 429)       too many OCR tasks running at once
+    │   │   └── TooManySessions (too_many_sessions, 429) too many client sessions open
+    │   └── PairingError (pairing_error)
+    │       ├── PairingDisabled (pairing_disabled)
+    │       ├── PairingNotFound (pairing_not_found, 404)
+    │       ├── PairingDenied (pairing_denied)
+    │       └── PairingExpired (pairing_expired, 410)
+    ├── CertificateError (certificate_error)
+    └── ServiceError (service_error)                OS service install/start/stop failed
+        └── ServiceNotInstalled (service_not_installed, 404)
 """
 
 from __future__ import annotations
@@ -110,6 +150,11 @@ class DocumentNotFound(NotFound):
 class PageNotFound(NotFound):
     code = "page_not_found"
     title = "No such page"
+
+
+class TaskNotFound(NotFound):
+    code = "task_not_found"
+    title = "No such task"
 
 
 class ConfigError(ScanletError):
@@ -222,6 +267,103 @@ class ExportError(ScanletError):
     title = "Export failed"
 
 
+# -- file imports --------------------------------------------------------------------------------
+# Every import failure the client can fix is a 4xx with a stable code.
+
+
+class ImportInvalid(InvalidSetting):
+    """The file is empty, truncated, damaged or has nothing to import."""
+
+    code = "import_invalid"
+    http_status = 422
+    title = "The file could not be read: it is empty, truncated or damaged"
+
+
+class ImportUnsupportedFormat(ImportInvalid):
+    """The file's content (by magic bytes, never its name) is not an importable format.
+
+    ``detail["allowed"]`` lists the formats that are.
+    """
+
+    code = "import_unsupported_format"
+    http_status = 415
+    title = "Unsupported file format: import JPEG, PNG, TIFF, BMP, WebP or PDF"
+
+
+class PdfPasswordRequired(ImportInvalid):
+    """The PDF is encrypted and no password, or a wrong one, was given.
+
+    ``detail["password_given"]`` tells the two apart.
+
+    Why 422 and not 401/403: 401 is HTTP authentication (it requires a ``WWW-Authenticate``
+    challenge and makes clients re-ask for *their* credentials: the SDK treats 401/403 as "pair
+    again" or "token revoked"), and 403 means the client is not allowed. Here the client is
+    allowed and authenticated; the *content* cannot be processed without a further input, which
+    is what 422 says. The distinct code lets the UI ask for the password.
+    """
+
+    code = "pdf_password_required"
+    http_status = 422
+    title = "The PDF is protected by a password: send the document's password"
+
+
+class ImportTooLarge(RequestError):
+    """The file exceeds a limit: bytes, pixels per page, frames or pages, or the PDF
+    worker's memory, CPU or time budget.
+
+    ``detail["limit"]`` names the limit (``bytes``, ``pixels``, ``frames``, ``pages``,
+    ``memory``, ``cpu``, ``time``) and, where known, ``detail["maximum"]`` its value.
+    """
+
+    code = "import_too_large"
+    http_status = 413
+    title = "The file is too large or too complex to import"
+
+
+class ImportFailed(ScanletError):
+    """The PDF worker failed in a way the file does not explain (could not start, broke
+    its protocol): a fault of this installation, not of the client."""
+
+    code = "import_failed"
+    http_status = 500
+    title = "The import failed inside Scanlet; see the service log"
+
+
+# -- OCR (Tesseract) -----------------------------------------------------------------------------
+
+
+class OcrError(ScanletError):
+    """Tesseract failed on a page (the message has its stderr); ``detail`` has ``page``
+    (0-based) when run by the pool."""
+
+    code = "ocr_failed"
+    http_status = 500
+    title = "OCR failed"
+    exit_code = 10
+
+
+class OcrUnavailable(OcrError):
+    """No tesseract executable (not installed, or ``[ocr] tesseract`` names a missing or
+    non-executable file: ``detail["path"]``), or a model it needs (OSD) is missing."""
+
+    code = "ocr_unavailable"
+    http_status = 503
+    title = "OCR is not available: Tesseract is not installed"
+
+
+class OcrTimeout(OcrError):
+    code = "ocr_timeout"
+    http_status = 504
+    title = "OCR of a page took too long"
+
+
+class OcrCancelled(ScanCancelled):
+    """OCR was cancelled; a :class:`ScanCancelled` so that ``tasks.TaskManager`` reports the
+    task as cancelled rather than failed."""
+
+    code = "ocr_cancelled"
+    title = "OCR was cancelled"
+
 
 class AccessError(ScanletError):
     """The request was refused by the access rules (host, origin, token, limits)."""
@@ -282,9 +424,28 @@ class PayloadTooLarge(AccessError):
 
 
 class RateLimited(AccessError):
+    """Too many requests of a kind; ``detail["retry_after"]`` (seconds) becomes the
+    ``Retry-After`` header."""
+
     code = "rate_limited"
     http_status = 429
     title = "Too many requests; try again later"
+
+
+class TooManyTasks(RateLimited):
+    """The client already runs as many OCR tasks as ``[limits] max_running_ocr_tasks``
+    allows; ``detail`` has ``running``, ``maximum`` and ``retry_after``."""
+
+    code = "too_many_tasks"
+    title = "Too many tasks are running; wait for one to finish"
+
+
+class TooManySessions(RateLimited):
+    """The service already has as many client sessions (``/v1/session`` WebSockets) open as
+    it keeps; ``detail["limit"]``."""
+
+    code = "too_many_sessions"
+    title = "Too many client sessions are open"
 
 
 class PairingError(AccessError):
@@ -326,6 +487,23 @@ class CertificateError(ScanletError):
     exit_code = 9
 
 
+class ServiceError(ScanletError):
+    """Installing, starting, stopping or removing the OS service (systemd, launchd, Task
+    Scheduler) failed, or the service manager cannot be reached. ``detail`` may carry
+    ``command`` and the manager's ``output``; the message says what to do next."""
+
+    code = "service_error"
+    title = "The OS service could not be changed"
+    exit_code = 11
+
+
+class ServiceNotInstalled(ServiceError):
+    code = "service_not_installed"
+    http_status = 404
+    title = "Scanlet is not installed as an OS service: run `scanlet service install`"
+    exit_code = 3
+
+
 def _all_subclasses(cls: type[ScanletError]) -> list[type[ScanletError]]:
     found = [cls]
     for sub in cls.__subclasses__():
@@ -334,8 +512,8 @@ def _all_subclasses(cls: type[ScanletError]) -> list[type[ScanletError]]:
 
 
 def errors_by_code() -> dict[str, type[ScanletError]]:
-    """Every error class by its code, including those defined in feature packages (importing,
-    ocr) once they are imported."""
+    """Every error class by its code (every class of this module; a subclass defined
+    elsewhere is found too, once its module is imported)."""
     return {c.code: c for c in _all_subclasses(ScanletError)}
 
 

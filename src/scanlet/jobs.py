@@ -23,6 +23,9 @@ log = logging.getLogger(__name__)
 
 Event = dict[str, Any]
 
+#: Seconds a job stopped by a shutdown gets to store the pages its scan already delivered.
+JOB_STOP_GRACE = 5.0
+
 
 def _now() -> datetime:
     return datetime.now(UTC)
@@ -126,8 +129,8 @@ class JobManager:
         job.cancel_requested = True
         if job.session is not None:
             await job.session.cancel()
-        elif job.task is not None:
-            job.task.cancel()
+        # Without a session the job has not started scanning: it checks cancel_requested
+        # before it does. (Cancelling its task could interrupt the save of its state.)
         return job.info
 
     async def events(self, job_id: str) -> AsyncIterator[Event]:
@@ -149,21 +152,34 @@ class JobManager:
             if done:
                 return
 
-    async def close(self) -> None:
-        """Stop running jobs (on shutdown); their state becomes interrupted."""
-        for job in list(self._jobs.values()):
-            if job.task is not None and not job.task.done():
-                job.shutting_down = True
-                if job.session is not None:
-                    await job.session.cancel()
-                job.task.cancel()
-        tasks = [j.task for j in self._jobs.values() if j.task is not None]
-        await asyncio.gather(*tasks, return_exceptions=True)
+    async def close(self, grace: float = JOB_STOP_GRACE) -> None:
+        """Stop running jobs (on shutdown); their state becomes interrupted.
+
+        Every scan is cancelled (in parallel); each job then stores and announces the pages
+        its scan delivered before the stop and saves itself as ``interrupted`` with that
+        count. A job still busy ``grace`` seconds later is cancelled where it is; its count is
+        then taken from the stored page rows.
+        """
+        running = [job for job in self._jobs.values()
+                   if job.task is not None and not job.task.done()]
+        for job in running:
+            job.shutting_down = True
+        await asyncio.gather(*(job.session.cancel() for job in running
+                               if job.session is not None), return_exceptions=True)
+        tasks = [job.task for job in running if job.task is not None]
+        if tasks:
+            _, late = await asyncio.wait(tasks, timeout=grace)
+            for task in late:
+                task.cancel()
+        await asyncio.gather(*(j.task for j in self._jobs.values() if j.task is not None),
+                             return_exceptions=True)
 
     async def _run(self, job: _RunningJob) -> None:
         await self._set_state(job, JobState.RUNNING)
         limit = job.info.settings.page_limit()
         try:
+            if job.cancel_requested or job.shutting_down:
+                raise ScanCancelled(device=job.info.settings.device, pages=0)
             job.session = self.devices.scan(job.info.settings.scan_settings())
             job.session.on_progress = lambda page, lines, total: self._page_progress(
                 job, page, lines, total)
@@ -192,7 +208,13 @@ class JobManager:
                     "pages_stored": job.info.pages_stored, "page_limit": limit,
                     **({"found": found} if found else {}),
                 })
-        except (ScanCancelled, asyncio.CancelledError):
+        except asyncio.CancelledError:
+            if job.shutting_down:  # cut off mid-page: the stored rows are the truth
+                stored = await asyncio.to_thread(self._stored_pages, job)
+                if stored is not None:
+                    job.info = job.info.model_copy(update={"pages_stored": stored})
+            await self._set_state(job, self._stopped_state(job))
+        except ScanCancelled:
             await self._set_state(job, self._stopped_state(job))
         except ScanletError as exc:
             if job.cancel_requested or job.shutting_down:
@@ -222,6 +244,13 @@ class JobManager:
         task = asyncio.get_running_loop().create_task(self._publish(job, event))
         self._background.add(task)
         task.add_done_callback(self._background.discard)
+
+    def _stored_pages(self, job: _RunningJob) -> int | None:
+        try:
+            pages = self.store.list_pages(job.info.document_id)
+        except ScanletError:
+            return None
+        return sum(1 for page in pages if page.job_id == job.info.id)
 
     @staticmethod
     def _stopped_state(job: _RunningJob) -> JobState:

@@ -182,6 +182,10 @@ class JobRequest(ScanSettings):
 
     document_id: str | None = Field(None, description="Append to this document; default new")
     processing: PageProcessing = Field(default_factory=PageProcessing)
+    session: str | None = Field(
+        None, exclude=True, max_length=64,
+        description="The client session (from the /v1/session WebSocket) this job's device "
+        "belongs to: its scan worker then stops as soon as the session ends and it is idle")
 
     def scan_settings(self) -> ScanSettings:
         """The device part of the request, as the driver receives it."""

@@ -23,7 +23,7 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
-from scanlet.errors import JobStateError, NotFound, ScanCancelled, ScanletError
+from scanlet.errors import JobStateError, ScanCancelled, ScanletError, TaskNotFound
 from scanlet.models import ErrorInfo
 
 log = logging.getLogger(__name__)
@@ -32,10 +32,8 @@ MAX_KEPT = 50
 
 Progress = Callable[[int, int], None]
 
-
-class TaskNotFound(NotFound):
-    code = "task_not_found"
-    title = "No such task"
+__all__ = ["MAX_KEPT", "Progress", "TaskInfo", "TaskManager", "TaskNotFound", "TaskOutput",
+           "TaskState", "Work"]
 
 
 class TaskState(StrEnum):
@@ -84,6 +82,7 @@ class _Task:
     changed: asyncio.Condition = field(default_factory=asyncio.Condition)
     output: TaskOutput | None = None
     runner: asyncio.Task[None] | None = None
+    owner: str | None = None  # who started it (a principal id), for per-client limits
 
 
 def _now() -> datetime:
@@ -97,14 +96,16 @@ class TaskManager:
         self.scratch = scratch
         self._tasks: dict[str, _Task] = {}
 
-    def start(self, kind: str, work: Work, total: int = 0) -> TaskInfo:
-        """Start ``work`` in a thread; returns at once."""
+    def start(self, kind: str, work: Work, total: int = 0, *,
+              owner: str | None = None) -> TaskInfo:
+        """Start ``work`` in a thread; returns at once. ``owner`` (e.g. the client's principal
+        id) is what :meth:`running` counts by."""
         now = _now()
         task_id = secrets.token_hex(8)
         workdir = self.scratch / f"task-{task_id}"
         workdir.mkdir(parents=True, mode=0o700)
         task = _Task(TaskInfo(id=task_id, kind=kind, state=TaskState.RUNNING, total=total,
-                              created=now, updated=now), workdir)
+                              created=now, updated=now), workdir, owner=owner)
         self._tasks[task_id] = task
         task.events.append({"type": "task", "task": task.info.model_dump(mode="json")})
         task.runner = asyncio.get_running_loop().create_task(self._run(task, work))
@@ -160,6 +161,13 @@ class TaskManager:
 
     def list(self) -> list[TaskInfo]:
         return [t.info for t in self._tasks.values()]
+
+    def running(self, *, kind_prefix: str = "", owner: str | None = None) -> int:
+        """How many tasks are still running (a cancelled one counts until its work has
+        stopped) whose kind starts with ``kind_prefix`` and, if given, of ``owner``."""
+        return sum(1 for t in self._tasks.values()
+                   if not t.info.state.finished and t.info.kind.startswith(kind_prefix)
+                   and (owner is None or t.owner == owner))
 
     def cancel(self, task_id: str) -> TaskInfo:
         task = self._get(task_id)

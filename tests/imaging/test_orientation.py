@@ -79,7 +79,7 @@ def test_low_confidence_is_not_acted_on(monkeypatch: pytest.MonkeyPatch) -> None
 
 
 def test_missing_tesseract_is_a_clear_error(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(orientation.shutil, "which", lambda name: None)
+    monkeypatch.setattr(shutil, "which", lambda name: None)
     with pytest.raises(ScanletError, match="tesseract-ocr-osd"):
         detect_orientation(Image.new("L", (100, 100), 255))
 

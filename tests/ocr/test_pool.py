@@ -31,7 +31,11 @@ class Sampler(threading.Thread):
             for proc in running:
                 try:
                     self.most_threads = max(self.most_threads, proc.num_threads())
-                    self.thread_limits.add(proc.environ().get("OMP_THREAD_LIMIT"))
+                    environ = proc.environ()
+                    # Empty while the kernel is still setting up the exec'ed program (its name
+                    # is already "tesseract") or tearing it down; its real env is never empty.
+                    if environ:
+                        self.thread_limits.add(environ.get("OMP_THREAD_LIMIT"))
                 except psutil.NoSuchProcess:
                     continue
             time.sleep(0.02)

@@ -9,8 +9,10 @@ from fastapi import FastAPI
 
 from scanlet import __version__
 from scanlet.api import (
+    access_log,
     docs_page,
     problems,
+    routes_admin,
     routes_buffer,
     routes_devices,
     routes_import,
@@ -18,6 +20,7 @@ from scanlet.api import (
     routes_ocr,
     routes_pairing,
     routes_processing,
+    routes_sessions,
     routes_system,
     routes_tasks,
 )
@@ -45,11 +48,14 @@ def create_app(runtime: Runtime) -> FastAPI:
     app.state.runtime = runtime
     problems.install(app)
     for module in (routes_system, routes_pairing, routes_devices, routes_jobs, routes_buffer,
-                   routes_import, routes_processing, routes_ocr, routes_tasks, docs_page):
+                   routes_import, routes_processing, routes_ocr, routes_tasks, routes_sessions,
+                   docs_page, routes_admin):
         app.include_router(module.router)
     settings = runtime.settings
     app.add_middleware(AccessControl, policy=AccessPolicy(settings, runtime.access),
                        max_body_bytes=settings.max_body_kb * 1024,
                        max_file_bytes=settings.max_import_mb * 2**20,
                        scans_per_minute=settings.scans_per_minute)
+    if settings.log_requests:  # added last: outside the access control, sees its refusals
+        app.add_middleware(access_log.AccessLog)
     return app

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter, Depends, Query, Request
 
-from scanlet.api.deps import runtime
+from scanlet.api.deps import client_key, runtime
 from scanlet.models import Capabilities, Device
 from scanlet.service.runtime import Runtime
 
@@ -21,8 +21,16 @@ async def list_devices(rt: Rt) -> list[Device]:
 
 @router.get("/{device_id:path}/capabilities",
             summary="Normalized capabilities per paper source, plus the raw driver options")
-async def capabilities(device_id: str, rt: Rt) -> Capabilities:
-    return await rt.devices.capabilities(device_id)
+async def capabilities(
+    device_id: str, rt: Rt, request: Request,
+    session: Annotated[str | None, Query(
+        max_length=64, description="The client session (from the /v1/session WebSocket) "
+        "that opens this device: its scan worker stays for the session")] = None,
+) -> Capabilities:
+    caps = await rt.devices.capabilities(device_id)
+    if session is not None:
+        rt.sessions.use(session, client_key(request.scope), device_id)
+    return caps
 
 
 @router.get("/{device_id:path}", summary="One scanner")

@@ -7,7 +7,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Request, WebSocket, WebSocketDisconnect, status
 
-from scanlet.api.deps import runtime
+from scanlet.api.deps import client_key, runtime
 from scanlet.errors import InvalidSetting, ScanletError
 from scanlet.models import JobInfo, JobRequest
 from scanlet.service.runtime import Runtime
@@ -27,6 +27,8 @@ async def create_job(request: JobRequest, http: Request, rt: Rt) -> JobInfo:
             # page may reach the filesystem.
             raise InvalidSetting(f"web pages may not set text options {text}; use the "
                                  "normalized settings", field="raw_options")
+    if request.session is not None:
+        rt.sessions.use(request.session, client_key(http.scope), request.device)
     return await rt.jobs.create(request)
 
 

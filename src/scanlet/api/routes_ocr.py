@@ -1,5 +1,13 @@
 """OCR: installed languages, and OCR of a document's pages as a task (text, hOCR, or a
-searchable PDF / PDF/A whose invisible text layer lies on the untouched page images)."""
+searchable PDF / PDF/A whose invisible text layer lies on the untouched page images).
+
+OCR is the most expensive thing a client can ask for, so it is limited per client (the
+principal: a paired site, an API key, or Scanlet's own pages): ``[limits]
+ocr_tasks_per_minute`` OCR requests per minute (the access middleware, 429 ``rate_limited``)
+and ``[limits] max_running_ocr_tasks`` OCR tasks running at once (here, 429
+``too_many_tasks``). Both answer with ``Retry-After``. Whatever the number of tasks, the
+shared OCR pool never runs more tesseracts than it has workers.
+"""
 
 from __future__ import annotations
 
@@ -8,12 +16,12 @@ import threading
 from pathlib import Path
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Depends, status
+from fastapi import APIRouter, Depends, Request, status
 from pydantic import BaseModel, Field
 
 from scanlet.api.deps import runtime
 from scanlet.codecs.options import DocumentMetadata
-from scanlet.errors import InvalidSetting
+from scanlet.errors import InvalidSetting, TooManyTasks
 from scanlet.models import PageInfo
 from scanlet.ocr.searchable import ocr_pages, write_searchable_pdf
 from scanlet.ocr.tesseract import check_lang, languages
@@ -22,6 +30,12 @@ from scanlet.tasks import Progress, TaskInfo, TaskOutput
 
 router = APIRouter(prefix="/v1", tags=["ocr"])
 Rt = Annotated[Runtime, Depends(runtime)]
+
+#: Task kinds of OCR start with this (``ocr-pdf``, ``ocr-text``...).
+OCR_TASK_PREFIX = "ocr-"
+#: Retry-After (seconds) when the client already runs its maximum of OCR tasks: a guess, as
+#: the end of a running task is not known; the client may also follow its tasks' events.
+BUSY_RETRY_AFTER = 5
 
 
 class OcrRequest(BaseModel):
@@ -33,14 +47,36 @@ class OcrRequest(BaseModel):
 
 
 @router.get("/ocr/languages", summary="OCR languages installed on this computer")
-def ocr_languages() -> list[str]:
-    return languages()
+def ocr_languages(rt: Rt) -> list[str]:
+    return languages(tesseract=rt.tesseract)
+
+
+def _client(request: Request) -> str:
+    """The id of the principal the access middleware found ("anonymous" if none)."""
+    principal = request.scope.get("state", {}).get("principal")
+    return str(getattr(principal, "id", "") or "anonymous")
+
+
+def _check_running(rt: Runtime, client: str) -> None:
+    """429 ``too_many_tasks`` when ``client`` already runs its maximum of OCR tasks."""
+    maximum = rt.settings.max_running_ocr_tasks
+    if maximum <= 0:
+        return
+    running = rt.tasks.running(kind_prefix=OCR_TASK_PREFIX, owner=client)
+    if running >= maximum:
+        raise TooManyTasks(
+            f"{running} OCR tasks of this client are running (at most {maximum}, "
+            "[limits] max_running_ocr_tasks); wait for one to finish or cancel one",
+            running=running, maximum=maximum, retry_after=BUSY_RETRY_AFTER)
 
 
 @router.post("/documents/{document_id}/ocr", status_code=status.HTTP_202_ACCEPTED,
              summary="OCR a document (a task; follow it at /v1/tasks/{id})")
-async def ocr_document(document_id: str, body: OcrRequest, rt: Rt) -> TaskInfo:
-    lang = await asyncio.to_thread(check_lang, body.lang)
+async def ocr_document(document_id: str, body: OcrRequest, rt: Rt,
+                       request: Request) -> TaskInfo:
+    client = _client(request)
+    _check_running(rt, client)  # early, before any work; checked again right before starting
+    lang = await asyncio.to_thread(check_lang, body.lang, tesseract=rt.tesseract)
     pages = await asyncio.to_thread(rt.store.list_pages, document_id)
     if body.page_ids is not None:
         by_id = {p.id: p for p in pages}
@@ -76,7 +112,10 @@ async def ocr_document(document_id: str, body: OcrRequest, rt: Rt) -> TaskInfo:
         return TaskOutput({"pages": [{"page_id": p.id, "hocr": r.hocr or ""}
                                      for p, r in zip(pages, results, strict=True)]})
 
-    return rt.tasks.start(f"ocr-{body.output}", work, total=len(pages))
+    # No await between this check and start(): two requests of one client cannot both pass.
+    _check_running(rt, client)
+    return rt.tasks.start(f"{OCR_TASK_PREFIX}{body.output}", work, total=len(pages),
+                          owner=client)
 
 
 def _texts(pages: list[PageInfo], texts: list[str]) -> list[dict[str, str]]:

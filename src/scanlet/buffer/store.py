@@ -113,13 +113,24 @@ class PageStore:
     # -- lifetime -----------------------------------------------------------------------------
 
     def close(self) -> None:
-        """Close the index and drop the RAM cache; later calls raise StorageError."""
+        """Close the index and drop the RAM cache; later calls raise StorageError.
+
+        The WAL is checkpointed into the database and truncated first, so a stopped service
+        leaves one self-contained file (and the next start has no WAL to replay).
+        """
         with self._lock:
             if self._conn is not None:
                 try:
                     self._conn.execute("PRAGMA optimize")
                 except sqlite3.Error:
                     logger.debug("PRAGMA optimize failed on close", exc_info=True)
+                try:
+                    busy, _, _ = self._conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
+                    if busy:
+                        logger.info("page index: WAL checkpoint incomplete (another "
+                                    "connection reads); SQLite finishes it later")
+                except sqlite3.Error:
+                    logger.warning("page index: WAL checkpoint failed on close", exc_info=True)
                 self._conn.close()
                 self._conn = None
             self._cache.clear()

@@ -6,7 +6,10 @@ fork of the threaded service), performs the ready/error handshake within ``start
 sends requests and hands their events back in order. It turns every way a worker can fail into
 a typed error: the process exits or its pipe closes while a request runs -> DriverCrashed (with
 the exit code or signal); no event for ``timeout`` seconds -> the worker is killed ->
-DriverTimeout. The worker's stderr (JSON log records) is re-logged under ``scanlet.worker``.
+DriverTimeout. The worker's stderr (JSON log records) is re-logged under ``scanlet.worker``;
+its tail, with the tracebacks the worker's faulthandler prints when it dies of a signal, goes to
+``WorkerConfig.on_crash`` when the worker ends abnormally on its own (not when it was killed
+here), which writes a crash report.
 
 Workers run in their own session (terminal Ctrl-C is for the service) and die with the service
 through ``PR_SET_PDEATHSIG``, which Linux ties to the *thread* that spawned them: spawn from
@@ -24,7 +27,8 @@ import logging
 import os
 import signal
 import sys
-from collections.abc import Mapping
+from collections import deque
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -45,6 +49,9 @@ worker_log = logging.getLogger("scanlet.worker")
 LINE_LIMIT = 16 * 1024 * 1024
 #: Seconds a polite stop waits before killing.
 STOP_GRACE = 3.0
+#: Lines of the worker's raw stderr (faulthandler output) and of its log kept for a report.
+FAULT_LINES = 400
+OUTPUT_LINES = 40
 
 _EOF: dict[str, Any] = {"ev": "__eof__"}
 
@@ -58,6 +65,8 @@ class WorkerConfig:
     fsync: bool = True
     sane_config_dir: Path | None = None
     extra_env: Mapping[str, str] = field(default_factory=dict)
+    #: Called (awaited) with what is known when a worker dies abnormally mid-request.
+    on_crash: Callable[[dict[str, Any]], Awaitable[None]] | None = None
 
     def environment(self) -> dict[str, str]:
         env = dict(os.environ)
@@ -92,6 +101,11 @@ class WorkerClient:
         self._ids = itertools.count(1)
         self._eof = False
         self.info: dict[str, Any] = {}
+        self._killed = False  # killed here (timeout, cancel, stop): not a crash
+        self._reported = False
+        self._last_request: dict[str, Any] | None = None
+        self._faults: deque[str] = deque(maxlen=FAULT_LINES)
+        self._output: deque[str] = deque(maxlen=OUTPUT_LINES)
 
     # -- state -------------------------------------------------------------------------------
 
@@ -171,6 +185,7 @@ class WorkerClient:
         if process is None:
             return
         if process.returncode is None:
+            self._killed = True
             with contextlib.suppress(ProcessLookupError):
                 os.kill(process.pid, signal.SIGKILL)
         if process.stdin is not None:
@@ -196,6 +211,7 @@ class WorkerClient:
     async def request(self, op: str, **fields: Any) -> int:
         """Send a request and return its id (events then come from :meth:`next_event`)."""
         rid = next(self._ids)
+        self._last_request = {"op": op, "id": rid, **fields}
         await self.send({"op": op, "id": rid, **fields})
         return rid
 
@@ -250,9 +266,30 @@ class WorkerClient:
         detail = _exit_detail(self.returncode)
         how = (f"was killed by {detail['signal']}" if "signal" in detail
                else f"exited with status {detail['exit_code']}")
+        if not self._killed and self.returncode:
+            await self._report_crash(during, detail)
         return DriverCrashed(
             f"The scanner driver {how} ({during}); pages already stored are kept, retry the "
             "scan", worker=self.name, pid=self.pid, **detail)
+
+    async def _report_crash(self, during: str, detail: dict[str, Any]) -> None:
+        """Hand what is known about this crash to ``on_crash`` (once; failures are logged)."""
+        callback = self._config.on_crash
+        if callback is None or self._reported:
+            return
+        self._reported = True
+        if len(self._tasks) > 1:  # let the log reader take the last lines (the tracebacks)
+            with contextlib.suppress(TimeoutError, asyncio.CancelledError):
+                await asyncio.wait_for(asyncio.shield(self._tasks[1]), 2.0)
+        info = {"device": self.name, "pid": self.pid, "during": during, **detail,
+                "driver": self.info.get("driver"),
+                "driver_version": self.info.get("driver_version"),
+                "request": self._last_request, "faults": "\n".join(self._faults),
+                "output": list(self._output)}
+        try:
+            await asyncio.wait_for(callback(info), 30.0)
+        except Exception:
+            log.exception("could not write the crash report of worker %s", self.name)
 
     async def _read_events(self, stream: asyncio.StreamReader) -> None:
         try:
@@ -275,6 +312,10 @@ class WorkerClient:
                     record = json.loads(text)
                     level = logging.getLevelName(str(record["level"]))
                     message = f"[{self.name} {self.pid}] {record['logger']}: {record['msg']}"
+                    self._output.append(f"{record['level']} {record['logger']}: "
+                                        f"{record['msg']}")
                 except (ValueError, KeyError, TypeError):
                     level, message = logging.INFO, f"[{self.name} {self.pid}] {text}"
+                    self._faults.append(text)  # not a log record: faulthandler, C libraries
+                    self._output.append(text)
                 worker_log.log(level if isinstance(level, int) else logging.INFO, "%s", message)

@@ -1,10 +1,13 @@
 """The device layer's facade for the job layer and the API: devices, capabilities, scans.
 
 One scan worker process per device, started on first use and stopped after ``idle_timeout``
-seconds without use; device listing runs in a worker of its own. Operations on one device are
-serialized; a second scan while one runs fails at once with DeviceBusy. A worker that crashes
-or hangs is discarded (the request fails with DriverCrashed/DriverTimeout) and the next request
-gets a fresh one. Capabilities are cached per device id for the life of the manager.
+seconds without use; device listing runs in a worker of its own. Clients that hold a device
+(:meth:`DeviceManager.hold`, a web app's session) keep it for themselves: when the last holder
+lets go, the worker stops as soon as it is idle instead of after the timeout. Operations on
+one device are serialized; a second scan while one runs fails at once with DeviceBusy. A
+worker that crashes or hangs is discarded (the request fails with DriverCrashed/DriverTimeout)
+and the next request gets a fresh one. Capabilities are cached per device id for the life of
+the manager.
 
 Typical use::
 
@@ -21,7 +24,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
@@ -59,6 +62,8 @@ class DeviceOptions:
     idle_timeout: float = 60.0
     progress_timeout: float = 60.0
     start_timeout: float = 20.0
+    #: Awaited when a worker dies abnormally mid-request (see bridge.WorkerConfig.on_crash).
+    on_worker_crash: Callable[[dict[str, Any]], Awaitable[None]] | None = None
 
 
 class _Slot:
@@ -71,6 +76,8 @@ class _Slot:
         self.session: ScanSession | None = None
         self.idle: asyncio.TimerHandle | None = None
         self.stopping: asyncio.Task[None] | None = None
+        self.holders: set[str] = set()
+        self.orphaned = False  # its last holder let go: stop the worker once idle
 
     def cancel_idle(self) -> None:
         if self.idle is not None:
@@ -85,7 +92,8 @@ class DeviceManager:
         self.options = options
         self._config = WorkerConfig(incoming_dir=options.incoming_dir,
                                     cache_key=options.cache_key, fsync=options.fsync,
-                                    sane_config_dir=options.sane_config_dir)
+                                    sane_config_dir=options.sane_config_dir,
+                                    on_crash=options.on_worker_crash)
         self._slots: dict[str, _Slot] = {}
         self._devices: dict[str, Device] | None = None
         self._caps: dict[str, Capabilities] = {}
@@ -143,6 +151,36 @@ class DeviceManager:
                 if key != _LISTING and slot.client is not None and slot.client.alive
                 and slot.client.pid is not None}
 
+    async def set_log_level(self, level: str) -> None:
+        """Tell every live worker (the listing one too) to log at ``level`` from now on; new
+        workers get the service's level in their handshake."""
+        for slot in list(self._slots.values()):
+            client = slot.client
+            if client is not None and client.alive:
+                with contextlib.suppress(ScanletError, OSError):
+                    await client.send({"op": "log_level", "level": level})
+
+    def hold(self, holder: str, device_id: str) -> None:
+        """Mark ``device_id`` as used by ``holder`` (a client session) until
+        :meth:`let_go`; its worker then lives at least as long as some holder does, within
+        the idle timeout."""
+        slot = self._slot(device_id)
+        slot.holders.add(holder)
+        slot.orphaned = False
+
+    def let_go(self, holder: str) -> None:
+        """``holder`` is gone: every device it held and nobody else holds stops its worker
+        now if idle, or as soon as its running scan ends."""
+        for slot in list(self._slots.values()):
+            if holder not in slot.holders:
+                continue
+            slot.holders.discard(holder)
+            if not slot.holders:
+                slot.orphaned = True
+                if slot.client is not None and slot.session is None \
+                        and not slot.lock.locked():
+                    self._release(slot)
+
     async def close(self) -> None:
         """Cancel running scans and stop every worker."""
         self._closed = True
@@ -190,12 +228,14 @@ class DeviceManager:
             await client.kill()
 
     def _release(self, slot: _Slot) -> None:
-        """After an operation: stop the worker once it stays idle for ``idle_timeout``."""
+        """After an operation: stop the worker once it stays idle for ``idle_timeout`` (at
+        once when its last holder has let go)."""
         slot.cancel_idle()
         if self._closed or slot.client is None:
             return
         loop = asyncio.get_running_loop()
-        slot.idle = loop.call_later(self.options.idle_timeout, self._idle_expired, slot)
+        delay = 0.0 if slot.orphaned else self.options.idle_timeout
+        slot.idle = loop.call_later(delay, self._idle_expired, slot)
 
     def _idle_expired(self, slot: _Slot) -> None:
         slot.idle = None

@@ -11,6 +11,7 @@ Parent -> worker (``op``)::
     {"op": "caps", "id": 2, "device": "sane:test:0"}
     {"op": "scan", "id": 3, "settings": {...ScanSettings...}}
     {"op": "cancel", "id": 3}                                   while scan 3 runs
+    {"op": "log_level", "level": "DEBUG"}                       any time; no answer
     {"op": "shutdown"}
 
 Worker -> parent (``ev``)::

@@ -19,6 +19,7 @@ import binascii
 import contextlib
 import ctypes
 import ctypes.util
+import faulthandler
 import json
 import logging
 import os
@@ -72,6 +73,16 @@ def _setup_logging(level: str) -> None:
     root.handlers[:] = [handler]
     root.setLevel(level)
     logging.getLogger("PIL").setLevel(max(logging.INFO, root.level))
+
+
+def _set_level(level: str) -> None:
+    """The ``log_level`` request: log at ``level`` from now on (unknown names are ignored)."""
+    if level not in ("DEBUG", "INFO", "WARNING", "ERROR"):
+        log.warning("ignoring unknown log level %r", level[:20])
+        return
+    logging.getLogger().setLevel(level)
+    logging.getLogger("PIL").setLevel(max(logging.INFO, logging.getLogger().level))
+    log.debug("log level is now %s", level)
 
 
 def _claim_stdout() -> IO[bytes]:
@@ -168,6 +179,9 @@ class Worker:
             return False
         if op == "cancel":
             self._cancel(rid)
+            return True
+        if op == "log_level":
+            _set_level(str(message.get("level")))
             return True
         if op not in ("list", "caps", "scan") or not isinstance(rid, int):
             self._channel.send({"ev": "error", "id": rid, "pages": 0, "error": RequestError(
@@ -273,6 +287,11 @@ def main(argv: list[str] | None = None) -> int:
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is for the service, not for us
     reuse_page_buffers()
     channel = _Channel(_claim_stdout())
+    # A fatal signal (a driver crashing in C) or SIGUSR1 prints every thread's traceback on
+    # stderr; the service keeps the tail of it for the crash report (service/crash.py).
+    faulthandler.enable(all_threads=True)
+    if hasattr(signal, "SIGUSR1"):
+        faulthandler.register(signal.SIGUSR1, all_threads=True)
     _setup_logging("INFO")
     _die_with_parent(args.parent_pid)
     stdin = sys.stdin.buffer

@@ -18,7 +18,9 @@ scanlet.imaging (jpegtran's ``-rotate`` counts clockwise; the mapping is done he
 
 ``jpegtran`` runs with an argument list, the bytes on stdin/stdout, a timeout and
 ``-maxscans`` (libjpeg-turbo's guard against progressive-scan denial of service); the header
-is checked by :func:`scanlet.codecs.decode.open_image` (format, pixel cap) before it runs.
+is checked by :func:`scanlet.codecs.decode.open_image` (format, pixel cap) before it runs. It is
+started with :func:`scanlet.childproc.die_with_parent`, so on Linux it is killed if the service
+dies (tied to the starting thread: ``subprocess.run`` waits for it in that thread).
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ import subprocess
 
 from PIL import Image, JpegImagePlugin
 
+from scanlet.childproc import die_with_parent
 from scanlet.codecs.decode import ImageDecodeError, open_image
 
 logger = logging.getLogger(__name__)
@@ -119,7 +122,7 @@ def transform_jpeg(data: bytes, transform: Transform, *,
             *_JPEGTRAN_ARGS[transform]]
     try:
         done = subprocess.run(args, input=data, capture_output=True, timeout=timeout,
-                              check=False)
+                              check=False, preexec_fn=die_with_parent())
     except subprocess.TimeoutExpired as exc:
         raise ImageDecodeError(f"jpegtran took more than {timeout:g} s") from exc
     if done.returncode != 0:

@@ -12,8 +12,15 @@ rotating by ``-angle`` (``ops.rotate(image, -angle)``). It equals the "Rotate:" 
 Tesseract prints (the clockwise turn that corrects the page).
 
 A page with too little text ("Too few characters") is not an error: the answer is angle 0 with
-confidence 0, so the page is left as it is. A missing ``tesseract`` binary or OSD model, a
-crash or a timeout raise :class:`scanlet.errors.ScanletError` with what to install.
+confidence 0, so the page is left as it is. A missing ``tesseract`` binary or OSD model is
+:class:`~scanlet.errors.OcrUnavailable` (503) saying what to install, a timeout
+:class:`~scanlet.errors.OcrTimeout`, any other failure :class:`~scanlet.errors.OcrError`: the
+same errors as OCR, because it is the same program.
+
+Which tesseract runs is decided as for OCR (:func:`scanlet.ocr.tesseract.find_tesseract`): an
+explicit ``tesseract=``, else ``[ocr] tesseract`` (set at service start), else PATH. It is
+started with :func:`scanlet.childproc.die_with_parent` (killed if the service dies); that is
+tied to the starting thread, and ``subprocess.run`` waits for the process in this thread.
 """
 
 from __future__ import annotations
@@ -22,14 +29,15 @@ import io
 import logging
 import os
 import re
-import shutil
 import subprocess
 from dataclasses import dataclass
 
 from PIL import Image
 
-from scanlet.errors import InvalidSetting, ScanletError
+from scanlet.childproc import die_with_parent
+from scanlet.errors import InvalidSetting, OcrError, OcrTimeout, OcrUnavailable
 from scanlet.imaging.ops import gray_array, rotate
+from scanlet.ocr.tesseract import find_tesseract
 
 logger = logging.getLogger(__name__)
 
@@ -92,24 +100,29 @@ def parse_osd(output: bytes) -> Orientation:
 
 
 def detect_orientation(image: Image.Image, dpi: float = 300.0, *,
-                       timeout: float = DEFAULT_TIMEOUT) -> Orientation:
-    """Ask Tesseract OSD which way up the text on the page is."""
+                       timeout: float = DEFAULT_TIMEOUT,
+                       tesseract: str | os.PathLike[str] | None = None) -> Orientation:
+    """Ask Tesseract OSD which way up the text on the page is.
+
+    ``tesseract`` is the executable (default: ``[ocr] tesseract``, else PATH).
+    """
     if not 10 <= dpi <= 4800:
         raise InvalidSetting("dpi must be 10-4800", field="dpi", allowed="10-4800")
-    binary = shutil.which("tesseract")
-    if binary is None:
-        raise ScanletError(f"tesseract is not installed: {_INSTALL_HINT}")
+    binary = find_tesseract(tesseract, hint=_INSTALL_HINT)
     png, used = _osd_png(image, dpi)
     env = {**os.environ, "OMP_THREAD_LIMIT": "1"}
     try:
+        # run() waits for the process in this thread, which die_with_parent requires.
         done = subprocess.run(
             [binary, "stdin", "-", "--dpi", str(round(used)), "--psm", "0", "-l", "osd"],
-            input=png, capture_output=True, timeout=timeout, env=env, check=False)
+            input=png, capture_output=True, timeout=timeout, env=env, check=False,
+            preexec_fn=die_with_parent())
     except subprocess.TimeoutExpired as exc:
-        raise ScanletError(f"tesseract orientation detection took more than {timeout:g} s"
-                           ) from exc
+        raise OcrTimeout(f"tesseract orientation detection took more than {timeout:g} s",
+                         timeout=timeout) from exc
     except OSError as exc:
-        raise ScanletError(f"tesseract could not be started ({exc}): {_INSTALL_HINT}") from exc
+        raise OcrUnavailable(f"tesseract could not be started ({exc}): {_INSTALL_HINT}",
+                             path=binary) from exc
     both = done.stdout + b"\n" + done.stderr
     if _TOO_FEW in both:
         logger.debug("OSD: too few characters, leaving the page as it is")
@@ -117,8 +130,9 @@ def detect_orientation(image: Image.Image, dpi: float = 300.0, *,
     if done.returncode != 0:
         message = done.stderr.decode("utf-8", "replace").strip()[-500:]
         if "osd" in message.lower() and "traineddata" in message.lower():
-            raise ScanletError(f"Tesseract's OSD model is missing: {_INSTALL_HINT}")
-        raise ScanletError(f"tesseract orientation detection failed: {message}")
+            raise OcrUnavailable(f"Tesseract's OSD model is missing: {_INSTALL_HINT}")
+        raise OcrError(f"tesseract orientation detection failed: {message}",
+                       returncode=done.returncode)
     return parse_osd(done.stdout)
 
 

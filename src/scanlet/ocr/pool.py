@@ -19,6 +19,14 @@ same workers, so OCR never uses more than ``workers`` cores however many tasks a
 On cancel, on the first failing page, or when ``progress`` raises, the remaining pages are
 dropped, running tesseracts are killed, and the call returns (raising) only after every one of
 its tesseract processes is gone.
+
+Dying with the service: each tesseract is started with ``PR_SET_PDEATHSIG`` (see
+:mod:`scanlet.childproc`), which Linux ties to the *thread* that started it, not to the
+process. That is safe here because a worker thread runs :func:`~scanlet.ocr.tesseract.run_page`,
+which waits for (or kills and reaps) its tesseract before returning, and the executor's threads
+only end when the pool closes, after their current page: no worker thread ends while a
+tesseract it started still runs. Keep it so: never start a tesseract from a thread that
+could end before the process does.
 """
 
 from __future__ import annotations

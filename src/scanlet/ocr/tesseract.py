@@ -18,12 +18,19 @@ Why these rules:
 - The PDF output is tesseract's text-only page (``-c textonly_pdf=1``, as OCRmyPDF's sandwich
   renderer uses): invisible glyphs placed where the words are, no image. It is merged onto our
   own image page by :mod:`scanlet.ocr.searchable`.
+- Which tesseract: an explicit ``tesseract=`` argument, else the one set by :func:`configure`
+  (the service sets it from ``[ocr] tesseract``), else ``tesseract`` on PATH. A configured
+  path that does not exist or is not executable is :class:`OcrUnavailable` naming the path,
+  raised when OCR is asked for (not at start-up: a service without OCR still runs).
+- Every tesseract is started with :func:`scanlet.childproc.die_with_parent`: on Linux it gets
+  SIGKILL if the service dies, even by SIGKILL. Linux ties that to the *thread* that started
+  it, which is why every function here waits for its process before returning.
 
-Errors (stable codes; errors.py does not list them yet)::
+Errors (stable codes, defined in :mod:`scanlet.errors` and re-exported here)::
 
     ScanletError
     ├── OcrError (ocr_failed, 500)          tesseract failed on a page (message has its stderr)
-    │   ├── OcrUnavailable (ocr_unavailable, 503)   no tesseract binary
+    │   ├── OcrUnavailable (ocr_unavailable, 503)   no tesseract binary, or a bad configured path
     │   └── OcrTimeout (ocr_timeout, 504)           a page took longer than the timeout
     ├── InvalidSetting (invalid_setting, 422)       unknown language / output, field=lang
     └── ScanCancelled
@@ -46,7 +53,28 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal, Protocol, get_args
 
-from scanlet.errors import InvalidSetting, ScanCancelled, ScanletError
+from scanlet.childproc import die_with_parent
+from scanlet.errors import InvalidSetting, OcrCancelled, OcrError, OcrTimeout, OcrUnavailable
+
+__all__ = [
+    "DEFAULT_TIMEOUT",
+    "OCR_OUTPUTS",
+    "CancelToken",
+    "OcrCancelled",
+    "OcrError",
+    "OcrOutput",
+    "OcrResult",
+    "OcrTimeout",
+    "OcrUnavailable",
+    "check_lang",
+    "check_outputs",
+    "configure",
+    "configured",
+    "find_tesseract",
+    "languages",
+    "run_page",
+    "version",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -78,30 +106,6 @@ _INSTALL_HINT = (
 )
 
 
-class OcrError(ScanletError):
-    """Tesseract failed on a page; ``detail`` has ``page`` (0-based) when run by the pool."""
-
-    code = "ocr_failed"
-    title = "OCR failed"
-
-
-class OcrUnavailable(OcrError):
-    code = "ocr_unavailable"
-    http_status = 503
-    title = "OCR is not available: Tesseract is not installed"
-
-
-class OcrTimeout(OcrError):
-    code = "ocr_timeout"
-    http_status = 504
-    title = "OCR of a page took too long"
-
-
-class OcrCancelled(ScanCancelled):
-    code = "ocr_cancelled"
-    title = "OCR was cancelled"
-
-
 class CancelToken(Protocol):
     """Anything with ``is_set()``, such as :class:`threading.Event`."""
 
@@ -124,21 +128,65 @@ class OcrResult:
     pdf: bytes | None = None
 
 
-def find_tesseract(path: str | os.PathLike[str] | None = None) -> str:
-    """The tesseract executable: ``path`` if given, else ``tesseract`` on PATH (or, on Windows,
-    the installer's default folder). Raises :class:`OcrUnavailable` with what to install."""
+#: The executable set by :func:`configure` (``[ocr] tesseract``); None: search PATH.
+_configured: str | None = None
+
+
+def configure(tesseract: str | os.PathLike[str] | None) -> None:
+    """Set the tesseract that :func:`find_tesseract` (and so every OCR and orientation call
+    not given an explicit ``tesseract``) uses: a path, a program name looked up on PATH, or
+    None/empty for ``tesseract`` on PATH. The service calls it at start from ``[ocr]
+    tesseract``; nothing is checked until OCR is asked for."""
+    global _configured
+    value = os.fspath(tesseract) if tesseract is not None else ""
+    _configured = value.strip() or None
+
+
+def configured() -> str | None:
+    """The tesseract set by :func:`configure`, or None (search PATH)."""
+    return _configured
+
+
+def find_tesseract(path: str | os.PathLike[str] | None = None, *,
+                   hint: str = _INSTALL_HINT) -> str:
+    """The tesseract executable: ``path`` if given, else the configured one (see
+    :func:`configure`), else ``tesseract`` on PATH (or, on Windows, the installer's default
+    folder).
+
+    Raises :class:`OcrUnavailable` naming a given or configured path that does not exist, is
+    a folder or is not executable (``detail["path"]``), or saying what to install (``hint``).
+    """
+    source = "given"
+    if path is None and _configured is not None:
+        path, source = _configured, "configured in [ocr] tesseract"
     if path is not None:
-        candidate = shutil.which(os.fspath(path))
-        if candidate is None:
-            raise OcrUnavailable(f"no tesseract executable at {os.fspath(path)!r}; "
-                                 f"{_INSTALL_HINT}", path=os.fspath(path))
-        return candidate
+        return _checked_path(os.fspath(path), source, hint)
     found = shutil.which("tesseract")
     if found is None and sys.platform == "win32":
         found = next((p for p in _WINDOWS_DEFAULTS if os.path.isfile(p)), None)
     if found is None:
-        raise OcrUnavailable(f"tesseract was not found on PATH: {_INSTALL_HINT}")
+        raise OcrUnavailable(f"tesseract was not found on PATH: {hint}")
     return found
+
+
+def _checked_path(path: str, source: str, hint: str) -> str:
+    """``path`` (a file path, or a bare program name looked up on PATH) as an executable."""
+    candidate = shutil.which(path)
+    if candidate is not None:
+        return candidate
+    named = f"the tesseract {source} ({path!r})"
+    is_path = os.sep in path or (os.altsep is not None and os.altsep in path)
+    if not is_path:
+        why = f"{named} is not a program on PATH"
+    elif not os.path.exists(path):
+        why = f"{named} does not exist"
+    elif os.path.isdir(path):
+        why = f"{named} is a folder, not the tesseract program"
+    else:
+        why = f"{named} is not executable (check its permissions)"
+    if source != "given":
+        why += "; fix or empty [ocr] tesseract in scanlet.ini or user.ini"
+    raise OcrUnavailable(f"{why}; {hint}", path=path)
 
 
 def _env() -> dict[str, str]:
@@ -148,7 +196,7 @@ def _env() -> dict[str, str]:
 def _run_quick(binary: str, *args: str) -> subprocess.CompletedProcess[str]:
     try:
         return subprocess.run([binary, *args], capture_output=True, text=True, timeout=30,
-                              env=_env(), check=False)
+                              env=_env(), check=False, preexec_fn=die_with_parent())
     except OSError as exc:
         raise OcrUnavailable(f"could not run {binary}: {exc}; {_INSTALL_HINT}") from exc
     except subprocess.TimeoutExpired as exc:
@@ -277,9 +325,14 @@ def run_page(
         except OSError as exc:
             raise OcrError(f"could not write the page for tesseract: {exc}") from exc
         command = _command(binary, source, outbase, lang, wanted, dpi)
+        # This thread waits for the process below (and kills it on any error) before it
+        # returns: die_with_parent's SIGKILL is tied to the starting *thread* on Linux, so a
+        # tesseract must never outlive the thread that started it (the pool's threads live
+        # until the pool closes, after every page they run is finished).
         try:
             proc = subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                                    stderr=subprocess.PIPE, env=_env(), cwd=scratch)
+                                    stderr=subprocess.PIPE, env=_env(), cwd=scratch,
+                                    preexec_fn=die_with_parent())
         except OSError as exc:
             raise OcrUnavailable(f"could not start {binary}: {exc}; {_INSTALL_HINT}") from exc
         with proc:

@@ -2,7 +2,8 @@
 
 It reads the raw headers (never a rebuilt URL, never X-Forwarded-*), answers CORS preflights,
 refuses with problem+json (or closes a WebSocket handshake with 403), caps request bodies while
-they stream in, rate-limits scans, and adds the security headers to every answer.
+they stream in, rate-limits scans and OCR tasks per client, and adds the security headers to
+every answer.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from scanlet.security.policy import (
     AccessPolicy,
     Facts,
     classify,
+    rate_limited_action,
 )
 from scanlet.security.ratelimit import RateLimiter
 
@@ -83,12 +85,17 @@ class AccessControl:
     """Wraps the app: nothing reaches a route unless the policy allows it."""
 
     def __init__(self, app: ASGIApp, policy: AccessPolicy, *, max_body_bytes: int,
-                 max_file_bytes: int, scans_per_minute: int) -> None:
+                 max_file_bytes: int, scans_per_minute: int,
+                 ocr_tasks_per_minute: int | None = None) -> None:
         self.app = app
         self.policy = policy
         self.max_body = max_body_bytes
         self.max_file = max_file_bytes
-        self.scans = RateLimiter(scans_per_minute)
+        if ocr_tasks_per_minute is None:
+            ocr_tasks_per_minute = policy.settings.ocr_tasks_per_minute
+        #: Per-client token buckets of the expensive requests (see policy.rate_limited_action).
+        self.limiters = {"scan": RateLimiter(scans_per_minute),
+                         "ocr": RateLimiter(ocr_tasks_per_minute)}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] not in ("http", "websocket"):
@@ -104,11 +111,12 @@ class AccessControl:
                                                           scope.get("server")))
         try:
             verdict = self.policy.decide(facts)
-            if facts.method == "POST" and facts.path == "/v1/jobs":
-                wait = self.scans.take(verdict.principal.id or "anonymous")
+            action = rate_limited_action(facts.method, facts.path)
+            if action is not None:
+                wait = self.limiters[action.name].take(verdict.principal.id or "anonymous")
                 if wait:
-                    raise RateLimited("too many scans started; wait a little",
-                                      retry_after=max(1, round(wait)))
+                    raise RateLimited(f"too many {action.what} started; wait a little",
+                                      retry_after=max(1, round(wait)), action=action.name)
         except AccessError as exc:
             log.info("refused %s %s: %s (%s)", facts.method, facts.path[:200], exc.code,
                      exc.message)

@@ -41,11 +41,13 @@ _CONSENT_PAGE = re.compile(r"^/pair/[A-Za-z0-9_-]{1,64}$")
 _CONSENT_DECISION = re.compile(r"^/pair/[A-Za-z0-9_-]{1,64}/decision$")
 _PAGES = ("/v1/docs", "/v1/openapi.json")
 _IMPORT = re.compile(r"^/v1/documents/[A-Za-z0-9_-]{1,64}/import$")
+#: Any segment, not only valid ids: a request is counted before the route looks at the id.
+_OCR = re.compile(r"^/v1/documents/[^/]+/ocr$")
 #: Media types a file-taking route accepts; none of them can be sent by a plain HTML form,
 #: so such requests are preflighted like JSON ones.
 BINARY_MEDIA_TYPES = ("application/octet-stream", "application/pdf", "image/jpeg", "image/png",
                       "image/tiff", "image/bmp", "image/webp")
-_ADMIN_PREFIXES = ("/v1/sites", "/v1/keys")
+_ADMIN_PREFIXES = ("/v1/sites", "/v1/keys", "/v1/admin")
 
 
 @dataclass(frozen=True)
@@ -104,6 +106,30 @@ def classify(method: str, path: str) -> Route:
     if _IMPORT.match(path):
         return Route("api", "files", binary=True)
     return Route("api", "scan")
+
+
+@dataclass(frozen=True)
+class RateLimitedAction:
+    """An expensive request that costs a token of its per-client bucket."""
+
+    name: str  # scan | ocr: which limiter (``[limits] scans_per_minute``, ...)
+    what: str  # for the message: "too many <what> started"
+
+
+_SCAN_ACTION = RateLimitedAction("scan", "scans")
+_OCR_ACTION = RateLimitedAction("ocr", "OCR tasks")
+
+
+def rate_limited_action(method: str, path: str) -> RateLimitedAction | None:
+    """Which per-client rate limit a request counts against, if any: starting a scan
+    (``[limits] scans_per_minute``) or an OCR task (``[limits] ocr_tasks_per_minute``)."""
+    if method != "POST":
+        return None
+    if path == "/v1/jobs":
+        return _SCAN_ACTION
+    if _OCR.match(path):
+        return _OCR_ACTION
+    return None
 
 
 @dataclass(frozen=True)

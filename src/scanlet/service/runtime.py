@@ -9,6 +9,7 @@ import asyncio
 import logging
 import threading
 from pathlib import Path
+from typing import Any
 
 from PIL import Image
 
@@ -19,8 +20,12 @@ from scanlet.devices.manager import DeviceManager, DeviceOptions
 from scanlet.devices.sane_config import prepare_demo_config
 from scanlet.jobs import JobManager
 from scanlet.ocr.pool import OcrPool
+from scanlet.ocr.tesseract import configure as configure_tesseract
 from scanlet.security.access import AccessStore, cli_key
 from scanlet.security.pairing import PairingBroker
+from scanlet.service import crash
+from scanlet.service.logs import add_secret
+from scanlet.sessions import ClientSessions
 from scanlet.tasks import TaskManager
 
 log = logging.getLogger(__name__)
@@ -41,6 +46,7 @@ class Runtime:
         self.settings = settings
         self.demo = demo
         key = load_or_create_key(home.cache_key)
+        add_secret(key)  # never in a log line, in any of its encodings
         self.store = PageStore(
             home, key, ram_cache_bytes=settings.ram_cache_mb * 2**20, fsync=settings.fsync
         )
@@ -52,13 +58,18 @@ class Runtime:
             idle_timeout=settings.worker_idle_timeout,
             progress_timeout=settings.worker_progress_timeout,
             start_timeout=settings.worker_start_timeout,
+            on_worker_crash=self._worker_crashed,
         ))
         self.jobs = JobManager(self.store, self.devices,
                                default_jpeg_quality=settings.jpeg_quality)
+        self.sessions = ClientSessions(self.devices)
         self.tasks = TaskManager(self.store.temp_dir / "tasks")
         self._ocr_pool: OcrPool | None = None
         self._ocr_lock = threading.Lock()
         Image.MAX_IMAGE_PIXELS = settings.max_image_megapixels * 1_000_000
+        # Process-wide like the pixel cap: OCR routes and orientation detection (reached
+        # through image edits and scan processing) find tesseract through it.
+        configure_tesseract(settings.tesseract)
         self.access = AccessStore(home.access_db)
         cli_key(self.access, home.cli_key)
         self.pairing = PairingBroker(
@@ -66,16 +77,51 @@ class Runtime:
             config_origins=settings.allowed_origins,
             per_minute=settings.pair_requests_per_minute)
 
+    async def _worker_crashed(self, known: dict[str, Any]) -> None:
+        """A scan worker died abnormally mid-request: write a crash report naming its job."""
+        device = str(known.get("device") or "")
+        jobs = [{"id": job.id, "state": str(job.state), "pages_stored": job.pages_stored,
+                 **crash.job_settings(job.settings.model_dump(mode="json"))}
+                for job in self.jobs.list()
+                if not job.state.finished and job.settings.device == device]
+        faults = str(known.get("faults") or "")
+        start = faults.rfind("Fatal Python error")
+        request = known.get("request") or {}
+        details = {"during": known.get("during"), "driver": known.get("driver"),
+                   "request": {k: request[k] for k in ("op", "id", "device") if k in request}
+                   | ({"settings": crash.job_settings(request["settings"])}
+                      if isinstance(request.get("settings"), dict) else {})}
+        info = crash.CrashInfo(
+            process="worker", pid=known.get("pid"), device=device or None,
+            reason=f"killed by {known['signal']}" if known.get("signal")
+            else f"exited with status {known.get('exit_code')}",
+            exit_code=known.get("exit_code"), signal=known.get("signal"),
+            faults=faults[start:] if start >= 0 else faults,
+            output=[str(line) for line in known.get("output") or []], jobs=jobs,
+            details=details,
+            sane=f"libsane {known['driver_version']}" if known.get("driver_version") else None)
+        path = await asyncio.to_thread(crash.write_report, self.home.dump, info,
+                                       log_file=self.home.log / "scanlet.log",
+                                       keep=self.settings.dump_keep)
+        log.error("scan worker for %s (pid %s) %s; crash report %s", device, info.pid,
+                  info.reason, path)
+
     async def start(self) -> None:
         """Recover the buffer after a crash and mark interrupted jobs."""
         await asyncio.to_thread(self.store.recover)
         await self.jobs.start()
 
+    @property
+    def tesseract(self) -> str | None:
+        """The ``[ocr] tesseract`` setting (None: search PATH); checked when OCR runs."""
+        return str(self.settings.tesseract) if self.settings.tesseract is not None else None
+
     def ocr_pool(self) -> OcrPool:
         """The OCR pool (one single-threaded tesseract per core), made on first use."""
         with self._ocr_lock:
             if self._ocr_pool is None:
-                self._ocr_pool = OcrPool(workdir=self.store.temp_dir)
+                self._ocr_pool = OcrPool(workdir=self.store.temp_dir,
+                                         tesseract=self.tesseract)
             return self._ocr_pool
 
     async def close(self) -> None:

@@ -10,7 +10,14 @@ Each listener is one ``uvicorn.Server`` over the same app, all in one event loop
 uvicorn does per server are done here once instead: the app's lifespan (so the runtime starts
 and closes once, after every listener has drained) and signal handling (uvicorn's handlers would
 chain, stopping the servers one after the other). The periodic certificate task runs alongside
-and reloads the HTTPS certificate in place when the file changes.
+and reloads the HTTPS certificate in place when the file changes; under the monitor
+(``--monitored``) the monitor runs that task and ``serve`` only reloads a renewed file.
+
+Faulthandler writes the tracebacks of all threads to ``log/faults-serve.log`` on a fatal signal
+and on SIGUSR1 (service/crash.py), where the monitor picks them up for a crash report. On
+SIGTERM/SIGINT the listeners drain for up to half of ``[server] shutdown_grace``, then the
+runtime stops running jobs (marked ``interrupted``, their stored pages kept), stops the scan
+workers politely and checkpoints the buffer's SQLite index.
 """
 
 from __future__ import annotations
@@ -39,6 +46,7 @@ from scanlet.errors import ConfigError
 from scanlet.memory import reuse_page_buffers
 from scanlet.security import certs
 from scanlet.security.cert_task import CertificateTask, CheckReport, wants_task
+from scanlet.service import crash
 from scanlet.service.instance import InstanceLock
 from scanlet.service.logs import configure
 from scanlet.service.runtime import Runtime
@@ -165,7 +173,36 @@ class TlsReloader:
         log.info("HTTPS now uses the renewed certificate %s", self.cert_file)
 
 
-def _server_config(app: FastAPI, context: ssl.SSLContext | None) -> uvicorn.Config:
+class _CertificateWatch:
+    """Under the monitor, which runs the certificate task: reload a renewed certificate."""
+
+    PERIOD = 60.0
+
+    def __init__(self, reloader: TlsReloader) -> None:
+        self.reloader = reloader
+        self._task: asyncio.Task[None] | None = None
+
+    def start(self) -> None:
+        self._task = asyncio.create_task(self._run(), name="scanlet-cert-watch")
+
+    async def stop(self) -> None:
+        task, self._task = self._task, None
+        if task is not None:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+
+    async def _run(self) -> None:
+        while True:
+            await asyncio.sleep(self.PERIOD)
+            try:
+                self.reloader(CheckReport())
+            except Exception:
+                log.exception("reloading the HTTPS certificate")
+
+
+def _server_config(app: FastAPI, context: ssl.SSLContext | None,
+                   drain: int = 5) -> uvicorn.Config:
     factory = None
     if context is not None:
         def factory(config: uvicorn.Config, default: Callable[[], ssl.SSLContext]
@@ -174,12 +211,12 @@ def _server_config(app: FastAPI, context: ssl.SSLContext | None) -> uvicorn.Conf
     # proxy_headers off: nothing proxies a loopback service, and X-Forwarded-Proto from any
     # local client must not change the scheme the Host/Origin checks see.
     return uvicorn.Config(app, log_config=None, access_log=False, ws_max_size=1 << 20,
-                          timeout_graceful_shutdown=5, lifespan="off", proxy_headers=False,
+                          timeout_graceful_shutdown=drain, lifespan="off", proxy_headers=False,
                           ssl_context_factory=factory)
 
 
 async def _serve_all(app: FastAPI, listeners: list[Listener], servers: list[_Server],
-                     task: CertificateTask | None) -> None:
+                     task: CertificateTask | _CertificateWatch | None) -> None:
     """Start the app once, run every server until one stops, drain them all, close the app."""
     lifespan = LifespanOn(uvicorn.Config(app, log_config=None, lifespan="on",
                                          proxy_headers=False))
@@ -218,13 +255,16 @@ def _tls_context(home: Home, settings: Settings) -> tuple[ssl.SSLContext, TlsRel
 
 
 def serve(home: Home, settings: Settings, *, demo: bool,
-          announce: Callable[[str], None] = print) -> None:
-    """Run the service in the foreground until SIGINT/SIGTERM."""
+          announce: Callable[[str], None] = print, monitored: bool = False) -> None:
+    """Run the service in the foreground until SIGINT/SIGTERM (``monitored``: started by
+    ``scanlet service run``, which runs the certificate task)."""
     home.create()
-    configure(home.log, settings.log_level)
+    configure(home.log, settings.log_level, fmt=settings.log_format,
+              max_mb=settings.log_max_mb, backups=settings.log_backups)
     reuse_page_buffers()
     remote = is_remote(settings)
     with InstanceLock(home.port_lock) as lock:
+        crash.enable_faulthandler(home.log, home.dump, keep=settings.dump_keep)
         tls = _tls_context(home, settings)
         listeners: list[Listener] = []
         try:
@@ -240,9 +280,13 @@ def serve(home: Home, settings: Settings, *, demo: bool,
                         https_port=by_scheme.get("https"))
             runtime = Runtime(home, settings, demo=demo)
             app = create_app(runtime)
-            servers = [_Server(_server_config(app, lis.context)) for lis in listeners]
-            task = CertificateTask(home, settings, on_checked=tls[1] if tls else None) \
-                if wants_task(home, settings) else None
+            drain = max(1, int(settings.shutdown_grace / 2))
+            servers = [_Server(_server_config(app, lis.context, drain)) for lis in listeners]
+            task: CertificateTask | _CertificateWatch | None = None
+            if monitored:
+                task = _CertificateWatch(tls[1]) if tls else None
+            elif wants_task(home, settings):
+                task = CertificateTask(home, settings, on_checked=tls[1] if tls else None)
             names = settings.public_names if remote else ()
             for listener in listeners:
                 for url in listener.urls(names):
