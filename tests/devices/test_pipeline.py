@@ -137,3 +137,45 @@ def test_a_slow_disk_holds_the_scan_back(tmp_path: Path) -> None:
     # pages submitted but not yet written never exceed 2 * depth
     assert max(i + 1 - done for i, done in enumerate(backlog)) <= 4
     assert max(i + 1 - done for i, done in enumerate(backlog)) >= 3  # it did queue up
+
+
+def _page_image(i: int) -> Image.Image:
+    """A page large enough to get a preview (long side >= 1720 px)."""
+    return Image.new("RGB", (1800, 1300), (i * 20, 90, 200 - i * 20))
+
+
+def test_every_page_gets_its_preview_when_the_device_is_the_bottleneck(
+        tmp_path: Path) -> None:
+    key = secrets.token_bytes(32)
+    emitted: list[ScannedPage] = []
+    pipe = PagePipeline(PageStore(tmp_path, key, fsync=False), emitted.append,
+                        compression=Compression.AUTO, jpeg_quality=80, depth=2, encoders=2)
+    for i in range(4):
+        pipe.wait_for_room()
+        pipe.submit(_raw(_page_image(i), ColorMode.COLOR))
+        while pipe.emitted < i + 1:  # a slow device: the encoders always catch up
+            time.sleep(0.01)
+    assert pipe.finish() == 4 and pipe.previews_skipped == 0
+    for i, page in enumerate(emitted):
+        assert page.preview_path is not None
+        preview = _open(read_encrypted(Path(page.preview_path), key))
+        assert preview.size == (900, 650)
+        red = preview.getpixel((450, 325))[0]  # type: ignore[index]
+        assert abs(red - i * 20) < 6
+
+
+def test_previews_are_left_to_the_service_when_the_encoders_are_behind(
+        tmp_path: Path) -> None:
+    emitted: list[ScannedPage] = []
+    pipe = PagePipeline(PageStore(tmp_path, secrets.token_bytes(32), fsync=False),
+                        emitted.append, compression=Compression.AUTO, jpeg_quality=80,
+                        depth=1, encoders=1)
+    for i in range(6):  # a device faster than the encoder: the scan waits for room
+        pipe.wait_for_room()
+        pipe.submit(_raw(_page_image(i), ColorMode.COLOR))
+    assert pipe.finish() == 6
+    with_preview = [p.preview_path is not None for p in emitted]
+    assert with_preview[0]  # nothing was waiting before the first page
+    assert pipe.previews_skipped == with_preview.count(False) >= 1
+    assert sorted(f.name for f in tmp_path.iterdir()) == sorted(
+        Path(p).name for page in emitted for p in (page.path, page.preview_path) if p)

@@ -139,6 +139,9 @@ class SaneDriver:
                 failure = exc
             else:
                 log.error("storing pages after %r also failed: %s", failure, exc)
+        if pipe.previews_skipped:
+            log.info("%d pages handed over without a preview: the encoders were behind the "
+                     "device", pipe.previews_skipped)
         if failure is not None:
             raise failure
         return count
