@@ -36,7 +36,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 
 from scanlet.config import Home
-from scanlet.errors import CertificateError
+from scanlet.errors import CertificateError, ScanletError
 from scanlet.security import certs
 
 log = logging.getLogger(__name__)
@@ -73,17 +73,20 @@ class CommandRunner(Protocol):
                  ) -> CommandResult: ...
 
 
-def run_command(args: Sequence[str], *, timeout: float = COMMAND_TIMEOUT) -> CommandResult:
-    """The real runner: ``subprocess.run`` without a shell, output captured, bounded in time."""
+def run_command(args: Sequence[str], *, timeout: float = COMMAND_TIMEOUT,
+                error: type[ScanletError] = CertificateError) -> CommandResult:
+    """The real runner: ``subprocess.run`` without a shell, output captured, bounded in time;
+    ``error`` (CertificateError here, ServiceError for the OS-service commands) when the
+    program is missing or does not finish."""
     argv = tuple(str(a) for a in args)
     try:
         proc = subprocess.run(argv, capture_output=True, text=True, timeout=timeout,
                               check=False, stdin=subprocess.DEVNULL)
     except FileNotFoundError as exc:
-        raise CertificateError(f"{argv[0]} is not installed", command=argv[0]) from exc
+        raise error(f"{argv[0]} is not installed or not on PATH", command=argv[0]) from exc
     except subprocess.TimeoutExpired as exc:
-        raise CertificateError(f"`{' '.join(argv)}` did not finish within {timeout:.0f} s",
-                               command=argv[0]) from exc
+        raise error(f"`{' '.join(argv)}` did not finish within {timeout:.0f} s",
+                    command=argv[0]) from exc
     return CommandResult(argv, proc.returncode, proc.stdout, proc.stderr)
 
 

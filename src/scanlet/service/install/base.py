@@ -8,13 +8,13 @@ files, runs the planned commands through the runner and asks the backend to read
 
 from __future__ import annotations
 
-import subprocess
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
 
 from scanlet.errors import ServiceError
+from scanlet.security import truststore
 from scanlet.security.truststore import CommandResult, CommandRunner
 
 __all__ = ["Backend", "CommandResult", "CommandRunner", "ManagerState", "Plan", "PlannedFile",
@@ -25,18 +25,8 @@ MONITOR_ARGS = ("-m", "scanlet", "service", "run")
 
 
 def run_command(args: Sequence[str], *, timeout: float = COMMAND_TIMEOUT) -> CommandResult:
-    """The real runner: ``subprocess.run`` without a shell, output captured, bounded in time."""
-    argv = tuple(str(a) for a in args)
-    try:
-        proc = subprocess.run(argv, capture_output=True, text=True, timeout=timeout,
-                              check=False, stdin=subprocess.DEVNULL)
-    except FileNotFoundError as exc:
-        raise ServiceError(f"{argv[0]} is not installed or not on PATH",
-                           command=argv[0]) from exc
-    except subprocess.TimeoutExpired as exc:
-        raise ServiceError(f"`{' '.join(argv)}` did not finish within {timeout:.0f} s",
-                           command=argv[0]) from exc
-    return CommandResult(argv, proc.returncode, proc.stdout, proc.stderr)
+    """The real runner (truststore's), failing with ServiceError."""
+    return truststore.run_command(args, timeout=timeout, error=ServiceError)
 
 
 @dataclass(frozen=True)
