@@ -14,6 +14,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from scanlet import postprocess
+from scanlet.buffer.backfill import PreviewBackfill
 from scanlet.buffer.store import PageStore
 from scanlet.devices.manager import DeviceManager, ScanSession
 from scanlet.errors import DeviceBusy, JobStateError, ScanCancelled, ScanletError
@@ -49,9 +50,11 @@ class JobManager:
     """Creates and runs scan jobs against a DeviceManager, storing pages in a PageStore."""
 
     def __init__(self, store: PageStore, devices: DeviceManager, *,
-                 default_jpeg_quality: int = 85) -> None:
+                 default_jpeg_quality: int = 85,
+                 previews: PreviewBackfill | None = None) -> None:
         self.store = store
         self.devices = devices
+        self.previews = previews
         self.default_jpeg_quality = default_jpeg_quality
         self._jobs: dict[str, _RunningJob] = {}
         self._background: set[asyncio.Task[None]] = set()
@@ -110,6 +113,11 @@ class JobManager:
         if job is not None:
             return job.info
         return self.store.get_job(job_id)
+
+    def scanning(self) -> bool:
+        """Whether some job is running now (thread-safe enough for a yes/no poll)."""
+        return any(job.task is not None and not job.task.done()
+                   for job in list(self._jobs.values()))
 
     def list(self) -> list[JobInfo]:
         stored = {j.id: j for j in self.store.list_jobs()}
@@ -198,6 +206,8 @@ class JobManager:
                                                   "job_id": job.info.id, **found})
                         continue
                     page = outcome.page
+                if scanned.preview_path is None and self.previews is not None:
+                    self.previews.submit(page.id)  # the worker had no time for it
                 # Not persisted per page: the page rows are the truth, and the store recounts
                 # them for a job interrupted by a crash (saves an fsync per page).
                 job.info = job.info.model_copy(

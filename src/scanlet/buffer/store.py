@@ -433,6 +433,11 @@ class PageStore:
         with self._locked("get_page") as conn:
             return index.get_page(conn, page_id)
 
+    def ensure_preview(self, page_id: str) -> None:
+        """Make and keep the page's preview now if it has none (codecs/render.py), so that its
+        first thumbnail is cheap. PageNotFound, PageCorrupt."""
+        self._renditions.preview(self._stored(page_id))
+
     def read_original(self, page_id: str, *, cache: bool = True) -> bytes:
         """The page's original encoded bytes, decrypted and verified.
 

@@ -13,6 +13,7 @@ from typing import Any
 
 from PIL import Image
 
+from scanlet.buffer.backfill import PreviewBackfill
 from scanlet.buffer.store import PageStore
 from scanlet.config import Home, Settings
 from scanlet.crypto import load_or_create_key
@@ -60,8 +61,10 @@ class Runtime:
             start_timeout=settings.worker_start_timeout,
             on_worker_crash=self._worker_crashed,
         ))
+        self.previews = PreviewBackfill(home, busy=lambda: self.jobs.scanning())
         self.jobs = JobManager(self.store, self.devices,
-                               default_jpeg_quality=settings.jpeg_quality)
+                               default_jpeg_quality=settings.jpeg_quality,
+                               previews=self.previews)
         self.sessions = ClientSessions(self.devices)
         self.tasks = TaskManager(self.store.temp_dir / "tasks")
         self._ocr_pool: OcrPool | None = None
@@ -130,5 +133,6 @@ class Runtime:
             self._ocr_pool.close()
         await self.jobs.close()
         await self.devices.close()
+        await asyncio.to_thread(self.previews.close)
         self.store.close()
         self.access.close()
