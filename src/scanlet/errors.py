@@ -58,6 +58,7 @@ code unless it names its own. CLI exit codes: 1 internal/import/export/storage, 
     │   ├── TokenOriginMismatch (token_origin_mismatch)
     │   ├── ScopeNotGranted (scope_not_granted)
     │   ├── FetchModeNotAllowed (fetch_mode_not_allowed)
+    │   ├── UploadTargetRefused (upload_target_refused)  an upload URL the policy refuses
     │   ├── UnsupportedMediaType (unsupported_media_type, 415)
     │   ├── PayloadTooLarge (payload_too_large, 413)
     │   ├── RateLimited (rate_limited, 429)              with ``retry_after`` (Retry-After)
@@ -409,6 +410,16 @@ class ScopeNotGranted(AccessError):
 class FetchModeNotAllowed(AccessError):
     code = "fetch_mode_not_allowed"
     title = "The API answers only fetch/XHR requests, not navigations, forms or images"
+
+
+class UploadTargetRefused(AccessError):
+    """The upload policy refuses the target URL; ``detail`` has ``reason`` (``url``,
+    ``scheme``, ``credentials``, ``origin``, ``address``, ``resolve``), the target as
+    ``scheme://host:port/path`` (never its query) and, for ``address``, the refused
+    ``address``."""
+
+    code = "upload_target_refused"
+    title = "Scanlet does not upload to this target"
 
 
 class UnsupportedMediaType(AccessError):
