@@ -36,8 +36,9 @@ code unless it names its own. CLI exit codes: 1 internal/import/export/storage, 
     │   ├── DeviceOutOfMemory (device_out_of_memory, 507)
     │   ├── DeviceAccessDenied (device_access_denied, 403)
     │   └── ScanCancelled (scan_cancelled)
-    │       └── OcrCancelled (ocr_cancelled)             a ScanCancelled so that tasks report
-    │                                                     "cancelled", not "failed"
+    │       ├── OcrCancelled (ocr_cancelled)             a ScanCancelled so that tasks report
+    │       │                                             "cancelled", not "failed"
+    │       └── UploadCancelled (upload_cancelled)       an upload stopped on request (same)
     ├── DriverError (driver_error, 502)
     │   ├── DriverUnavailable (driver_unavailable, 503)
     │   ├── DriverCrashed (driver_crashed)
@@ -47,6 +48,7 @@ code unless it names its own. CLI exit codes: 1 internal/import/export/storage, 
     │   └── PageCorrupt (page_corrupt)
     ├── ExportError (export_failed)
     ├── ImportFailed (import_failed, 500)                 the PDF worker broke (our fault)
+    ├── UploadFailed (upload_failed, 502)                 the target kept failing (5xx, network)
     ├── OcrError (ocr_failed, 500)                       tesseract failed on a page
     │   ├── OcrUnavailable (ocr_unavailable, 503)        no tesseract, or a bad [ocr] tesseract
     │   └── OcrTimeout (ocr_timeout, 504)                a page took longer than its timeout
@@ -420,6 +422,24 @@ class UploadTargetRefused(AccessError):
 
     code = "upload_target_refused"
     title = "Scanlet does not upload to this target"
+
+
+class UploadCancelled(ScanCancelled):
+    """An upload was cancelled on request; a :class:`ScanCancelled` so that tasks report it
+    as cancelled rather than failed."""
+
+    code = "upload_cancelled"
+    title = "The upload was cancelled"
+
+
+class UploadFailed(ScanletError):
+    """The upload target kept failing after every retry: ``detail`` has ``target``
+    (``scheme://host:port/path``, never its query), ``attempts`` and either the last
+    ``status`` (5xx) or ``reason`` ``connection`` (with the ``error`` kind)."""
+
+    code = "upload_failed"
+    http_status = 502
+    title = "The upload target did not accept the file"
 
 
 class UnsupportedMediaType(AccessError):

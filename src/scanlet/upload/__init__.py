@@ -1,6 +1,8 @@
-"""Uploading scanned documents to remote targets; for now the target policy (SSRF defence)."""
+"""Uploading scanned documents to remote targets: the target policy (SSRF defence) and the
+streaming HTTP(S) uploader."""
 
-from scanlet.errors import UploadTargetRefused
+from scanlet.errors import UploadCancelled, UploadFailed, UploadTargetRefused
+from scanlet.upload.http import Progress, UploadResult, upload_file
 from scanlet.upload.policy import (
     CheckedTarget,
     Requester,
@@ -12,10 +14,15 @@ from scanlet.upload.policy import (
 
 __all__ = [
     "CheckedTarget",
+    "Progress",
     "Requester",
     "Resolver",
+    "UploadCancelled",
+    "UploadFailed",
+    "UploadResult",
     "UploadRules",
     "UploadTargetRefused",
     "check_target",
     "default_resolve",
+    "upload_file",
 ]
