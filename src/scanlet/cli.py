@@ -243,6 +243,9 @@ def _register_groups() -> None:
     from scanlet.cli_log import log_level
 
     app.command("log-level")(log_level)
+    from scanlet.cli_upload import upload
+
+    app.command()(upload)
 
 
 _register_groups()

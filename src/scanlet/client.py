@@ -144,5 +144,17 @@ class ServiceClient:
             raise error_from_dict(error)
         self.download(f"/v1/tasks/{task['id']}/file", path)
 
+    def upload(self, document_id: str, body: dict[str, Any]) -> dict[str, Any]:
+        """``POST /v1/documents/{id}/upload``: start an upload task; returns the task."""
+        return dict(self._check(self.http.post(f"/v1/documents/{document_id}/upload",
+                                               json=body)).json())
+
+    def task_events(self, task_id: str) -> Any:
+        """Yield the task's events (``task`` and ``progress``) until it finishes."""
+        ws_url = "ws" + self.base_url.removeprefix("http") + f"/v1/tasks/{task_id}/events"
+        with connect(ws_url, open_timeout=10, additional_headers=self.auth) as ws:
+            for message in ws:
+                yield json.loads(message)
+
 
 __all__ = ["ServiceClient", "error_from_dict"]

@@ -218,6 +218,31 @@ def _parse_quality(raw: str) -> int:
     return value
 
 
+def _parse_upload_targets(raw: str) -> dict[str, tuple[str, ...]]:
+    """``ORIGIN -> TARGET`` entries, separated by commas or newlines, into origin -> targets."""
+    from scanlet.upload.policy import UploadRules
+
+    targets: dict[str, tuple[str, ...]] = {}
+    for entry in raw.replace(",", "\n").splitlines():
+        if not entry.strip():
+            continue
+        origin, arrow, target = entry.partition("->")
+        origin, target = origin.strip(), target.strip()
+        if not arrow or not origin or not target or " " in origin or " " in target:
+            raise ValueError(f"not ORIGIN -> TARGET: {entry.strip()!r}")
+        targets[origin] = (*targets.get(origin, ()), target)
+    UploadRules(allowed_targets=targets)  # raises ValueError for a bad origin or target
+    return targets
+
+
+def _parse_dev_targets(raw: str) -> tuple[str, ...]:
+    from scanlet.upload.policy import UploadRules
+
+    entries = tuple(item for item in raw.replace(",", " ").split() if item)
+    UploadRules(allow_loopback_targets=entries)  # raises ValueError for a non-loopback entry
+    return entries
+
+
 def _parse_path(raw: str) -> Path | None:
     return Path(raw).expanduser() if raw.strip() else None
 
@@ -277,6 +302,12 @@ class Settings:
     monitor_crash_loop_window: float = 120.0
     monitor_crash_loop_pause: float = 300.0
     shutdown_grace: float = 10.0
+    upload_allowed_targets: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    upload_allow_private: bool = False
+    upload_dev_targets: tuple[str, ...] = ()
+    upload_retries: int = 3
+    upload_timeout: float = 60.0
+    upload_max_response_kb: int = 64
     extra: dict[str, str] = field(default_factory=dict)
 
 
@@ -350,6 +381,17 @@ _KEYS: dict[str, _Key] = {
                                      "seconds, a number > 0"),
     "shutdown_grace": _Key("server", "shutdown_grace", _parse_positive,
                            "seconds, a number > 0"),
+    "upload_allowed_targets": _Key(
+        "upload", "allowed_targets", _parse_upload_targets,
+        "entries ORIGIN -> TARGET (a web origin, then an https/ftps origin or URL prefix), "
+        "separated by commas or new lines"),
+    "upload_allow_private": _Key("upload", "allow_private", _parse_bool, "true or false"),
+    "upload_dev_targets": _Key("upload", "dev_targets", _parse_dev_targets,
+                               "loopback URLs like http://127.0.0.1:8080, separated by commas"),
+    "upload_retries": _Key("upload", "retries", _parse_count, "an integer >= 0"),
+    "upload_timeout": _Key("upload", "timeout", _parse_positive, "seconds, a number > 0"),
+    "upload_max_response_kb": _Key("upload", "max_response_kb", _parse_count,
+                                   "kilobytes, an integer >= 0"),
 }
 
 
@@ -493,4 +535,12 @@ _SERVICE_CONFIG_TEMPLATE = """\
 # crash_loop_restarts = 5
 # crash_loop_window = 120
 # crash_loop_pause = 300
+
+[upload]
+# allowed_targets = https://app.example.com -> https://files.example.com/incoming/
+# allow_private = false
+# dev_targets =
+# retries = 3
+# timeout = 60
+# max_response_kb = 64
 """

@@ -23,6 +23,7 @@ from scanlet.api import (
     routes_sessions,
     routes_system,
     routes_tasks,
+    routes_upload,
 )
 from scanlet.security.middleware import AccessControl
 from scanlet.security.policy import AccessPolicy
@@ -49,7 +50,7 @@ def create_app(runtime: Runtime) -> FastAPI:
     problems.install(app)
     for module in (routes_system, routes_pairing, routes_devices, routes_jobs, routes_buffer,
                    routes_import, routes_processing, routes_ocr, routes_tasks, routes_sessions,
-                   docs_page, routes_admin):
+                   routes_upload, docs_page, routes_admin):
         app.include_router(module.router)
     settings = runtime.settings
     app.add_middleware(AccessControl, policy=AccessPolicy(settings, runtime.access),

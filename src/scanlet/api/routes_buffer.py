@@ -100,10 +100,10 @@ def delete_document_pages(document_id: str, rt: Rt) -> Deleted:
 
 @router.post("/documents/{document_id}/pages/delete", summary="Delete a selection of pages")
 def delete_selection(document_id: str, body: PageSelection, rt: Rt) -> Deleted:
-    return Deleted(deleted=rt.store.delete_pages(_selection(rt, document_id, body.page_ids)))
+    return Deleted(deleted=rt.store.delete_pages(page_selection(rt, document_id, body.page_ids)))
 
 
-def _selection(rt: Runtime, document_id: str, page_ids: list[str] | None) -> list[str]:
+def page_selection(rt: Runtime, document_id: str, page_ids: list[str] | None) -> list[str]:
     """``page_ids`` checked to belong to the document (all its pages when None).
 
     DocumentNotFound for an unknown document, PageNotFound for a page that is not in it, so a
@@ -181,7 +181,7 @@ def _etag_matches(header: str | None, etag: str) -> bool:
     return "*" in candidates or etag in candidates
 
 
-_EXTENSIONS = {"application/pdf": "pdf", "image/tiff": "tiff", "image/jpeg": "jpg",
+EXPORT_EXTENSIONS = {"application/pdf": "pdf", "image/tiff": "tiff", "image/jpeg": "jpg",
                "image/png": "png", "image/bmp": "bmp", "image/webp": "webp",
                "application/zip": "zip"}
 
@@ -189,7 +189,7 @@ _EXTENSIONS = {"application/pdf": "pdf", "image/tiff": "tiff", "image/jpeg": "jp
 @router.get("/documents/{document_id}/export",
             summary="Export a document or a selection of its pages",
             response_class=StreamingResponse,
-            responses={200: {"content": {t: {} for t in _EXTENSIONS}}})
+            responses={200: {"content": {t: {} for t in EXPORT_EXTENSIONS}}})
 async def export_document(
     document_id: str,
     rt: Rt,
@@ -229,7 +229,7 @@ async def export_document(
                              field=str(first["loc"][-1]) if first["loc"] else "") from exc
     document = await asyncio.to_thread(rt.store.get_document, document_id)
     wanted = [p for p in pages.split(",") if p] if pages else None
-    page_ids = await asyncio.to_thread(_selection, rt, document_id, wanted)
+    page_ids = await asyncio.to_thread(page_selection, rt, document_id, wanted)
     # Small exports stay in memory; larger ones go to an unnamed file in the cache folder.
     spool = cast(BinaryIO, tempfile.SpooledTemporaryFile(  # noqa: SIM115 - closed by the stream
         max_size=SPOOL_IN_MEMORY, mode="w+b", dir=str(rt.home.cache)))
@@ -241,7 +241,7 @@ async def export_document(
         raise
     size = spool.tell()
     spool.seek(0)
-    name = f"{document.name or document.id}.{_EXTENSIONS.get(media_type, 'bin')}"
+    name = f"{document.name or document.id}.{EXPORT_EXTENSIONS.get(media_type, 'bin')}"
     safe = "".join(c if c.isalnum() or c in "-_." else "_" for c in name)
     return StreamingResponse(
         _stream(spool), media_type=media_type,

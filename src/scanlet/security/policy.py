@@ -43,6 +43,7 @@ _PAGES = ("/v1/docs", "/v1/openapi.json")
 _IMPORT = re.compile(r"^/v1/documents/[A-Za-z0-9_-]{1,64}/import$")
 #: Any segment, not only valid ids: a request is counted before the route looks at the id.
 _OCR = re.compile(r"^/v1/documents/[^/]+/ocr$")
+_UPLOAD = re.compile(r"^/v1/documents/[^/]+/upload$")
 #: Media types a file-taking route accepts; none of them can be sent by a plain HTML form,
 #: so such requests are preflighted like JSON ones.
 BINARY_MEDIA_TYPES = ("application/octet-stream", "application/pdf", "image/jpeg", "image/png",
@@ -105,6 +106,8 @@ def classify(method: str, path: str) -> Route:
         return Route("api", "admin")
     if _IMPORT.match(path):
         return Route("api", "files", binary=True)
+    if _UPLOAD.match(path):
+        return Route("api", "upload")
     return Route("api", "scan")
 
 

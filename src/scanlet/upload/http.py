@@ -233,7 +233,7 @@ def _file_chunks(fh: BinaryIO, size: int) -> Iterator[bytes]:
         yield chunk
 
 
-def _check_headers(headers: Mapping[str, str]) -> dict[str, str]:
+def check_headers(headers: Mapping[str, str]) -> dict[str, str]:
     """The caller's headers to send; refuses the ones the client owns, drops cookies."""
     kept: dict[str, str] = {}
     for name, value in headers.items():
@@ -254,7 +254,8 @@ def _check_headers(headers: Mapping[str, str]) -> dict[str, str]:
     return kept
 
 
-def _check_fields(fields: Mapping[str, str]) -> dict[str, str]:
+def check_fields(fields: Mapping[str, str]) -> dict[str, str]:
+    """The caller's extra form fields, checked (non-empty names, text values)."""
     for name, value in fields.items():
         if not isinstance(name, str) or not isinstance(value, str) or not name:
             raise InvalidSetting("Upload form fields must be non-empty names with text values",
@@ -315,8 +316,8 @@ def upload_file(
         raise InvalidSetting("Invalid upload field name", setting="field_name")
     if any(c in content_type for c in "\r\n"):
         raise InvalidSetting("Invalid upload content type", setting="content_type")
-    send_headers = _check_headers(headers or {})
-    form = _check_fields(fields or {})
+    send_headers = check_headers(headers or {})
+    form = check_fields(fields or {})
     name = file_name if file_name is not None else path.name
     ssl_context = _ssl_context(verify) if target.tls else None
     safe = target.safe_url()

@@ -1,0 +1,292 @@
+"""``POST /v1/documents/{id}/upload`` and ``scanlet upload`` against a real service process and
+a real receiving server (Starlette under uvicorn on 127.0.0.1, enabled as a dev target)."""
+
+from __future__ import annotations
+
+import email.parser
+import email.policy
+import hashlib
+import io
+import json
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pikepdf
+import pytest
+import uvicorn
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+from websockets.sync.client import connect
+
+from tests.api.test_sessions import ONE_PAGE
+from tests.conftest import Service, make_home, start_service
+from tests.helpers import assert_problem, job_events
+from tests.security.test_access_http import FOREIGN, as_site, pair
+
+
+class Received:
+    def __init__(self) -> None:
+        self.files: list[dict[str, Any]] = []
+        self.lock = threading.Lock()
+
+
+def receiver_app(received: Received) -> Starlette:
+    async def form(request: Request) -> Response:
+        raw = await request.body()
+        head = f"Content-Type: {request.headers['content-type']}\r\n\r\n".encode()
+        message = email.parser.BytesParser(policy=email.policy.HTTP).parsebytes(head + raw)
+        entry: dict[str, Any] = {"fields": {}, "headers": dict(request.headers)}
+        for part in message.iter_parts():
+            payload = part.get_payload(decode=True)
+            assert isinstance(payload, bytes)
+            name = part.get_param("name", header="content-disposition")
+            if part.get_filename() is None:
+                entry["fields"][name] = payload.decode()
+            else:
+                entry.update(field=name, filename=part.get_filename(), data=payload,
+                             content_type=part.get_content_type())
+        with received.lock:
+            received.files.append(entry)
+        return JSONResponse({"ok": True, "size": len(entry.get("data", b""))}, status_code=201)
+
+    async def put(request: Request) -> Response:
+        data = await request.body()
+        with received.lock:
+            received.files.append({"data": data, "headers": dict(request.headers),
+                                   "path": request.url.path})
+        return Response(b"\xff\xfe", status_code=200)
+
+    return Starlette(routes=[Route("/form", form, methods=["POST"]),
+                             Route("/put/{name}", put, methods=["PUT"])])
+
+
+@pytest.fixture(scope="module")
+def receiver() -> Iterator[tuple[int, Received]]:
+    received = Received()
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind(("127.0.0.1", 0))
+    port = sock.getsockname()[1]
+    server = uvicorn.Server(uvicorn.Config(receiver_app(received), host="127.0.0.1", port=port,
+                                           lifespan="off", log_level="warning"))
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 10
+    while not server.started:
+        assert thread.is_alive() and time.monotonic() < deadline
+        time.sleep(0.01)
+    try:
+        yield port, received
+    finally:
+        server.should_exit = True
+        thread.join(10)
+        sock.close()
+
+
+@pytest.fixture(scope="module")
+def upload_service(tmp_path_factory: pytest.TempPathFactory,
+                   receiver: tuple[int, Received]) -> Iterator[Service]:
+    home = make_home(tmp_path_factory.mktemp("upload") / "home")
+    with open(home / "user.ini", "a") as fh:
+        fh.write(f"\n[upload]\ndev_targets = http://127.0.0.1:{receiver[0]}\nretries = 1\n")
+    svc = start_service(home)
+    yield svc
+    svc.kill(signal.SIGTERM)
+
+
+@pytest.fixture(scope="module")
+def document(upload_service: Service) -> str:
+    with upload_service.client() as http:
+        job = http.post("/v1/jobs", json=ONE_PAGE)
+        assert job.status_code == 201, job.text
+        events = job_events(upload_service.url, job.json()["id"], headers=upload_service.auth)
+        assert events[-1]["job"]["state"] == "completed", events[-1]
+        return str(job.json()["document_id"])
+
+
+def task_events(service: Service, task_id: str) -> list[dict[str, Any]]:
+    url = "ws" + service.url.removeprefix("http") + f"/v1/tasks/{task_id}/events"
+    events = []
+    with connect(url, open_timeout=10, additional_headers=service.auth) as ws:
+        for message in ws:
+            events.append(json.loads(message))
+    return events
+
+
+def page_images(data: bytes) -> list[str]:
+    with pikepdf.open(io.BytesIO(data)) as pdf:
+        assert len(pdf.pages) == 1
+        return [hashlib.sha256(image.read_raw_bytes()).hexdigest()
+                for image in pdf.pages[0].get_images().values()]
+
+
+def test_upload_posts_the_exported_pdf(upload_service: Service, document: str,
+                                       receiver: tuple[int, Received]) -> None:
+    port, received = receiver
+    before = len(received.files)
+    with upload_service.client() as http:
+        answer = http.post(f"/v1/documents/{document}/upload", json={
+            "url": f"http://127.0.0.1:{port}/form", "fields": {"folder": "inbox"},
+            "headers": {"X-Custom": "1", "Cookie": "secret=1"}, "file_name": "scan.pdf"})
+        assert answer.status_code == 202, answer.text
+        task = answer.json()
+        assert task["kind"] == "upload" and task["state"] == "running"
+        events = task_events(upload_service, task["id"])
+        final = events[-1]["task"]
+        assert final["state"] == "completed", final
+        assert any(e["type"] == "progress" for e in events)
+        result = http.get(f"/v1/tasks/{task['id']}").json()["result"]
+        assert result["status"] == 201 and result["attempts"] == 1
+        assert json.loads(result["body"])["ok"] is True and result["truncated"] is False
+        assert result["retried_statuses"] == []
+        exported = http.get(f"/v1/documents/{document}/export", params={"format": "pdf"})
+        assert exported.status_code == 200
+    assert len(received.files) == before + 1
+    got = received.files[-1]
+    assert got["field"] == "file" and got["filename"] == "scan.pdf"
+    assert got["content_type"] == "application/pdf"
+    assert got["fields"] == {"folder": "inbox"}
+    assert got["headers"]["x-custom"] == "1" and "cookie" not in got["headers"]
+    # Two exports differ in their timestamps and ids only: the same single page image.
+    assert page_images(got["data"]) == page_images(exported.content)
+    assert list((upload_service.home / "upload").iterdir()) == []
+
+
+def test_put_with_a_binary_answer_and_other_format(upload_service: Service, document: str,
+                                                   receiver: tuple[int, Received]) -> None:
+    port, received = receiver
+    with upload_service.client() as http:
+        answer = http.post(f"/v1/documents/{document}/upload", json={
+            "url": f"http://127.0.0.1:{port}/put/page.png", "method": "PUT", "format": "png"})
+        assert answer.status_code == 202, answer.text
+        final = task_events(upload_service, answer.json()["id"])[-1]["task"]
+    assert final["state"] == "completed", final
+    assert final["result"]["status"] == 200
+    assert final["result"]["body_base64"] == "//4="
+    got = received.files[-1]
+    assert got["path"] == "/put/page.png" and got["data"].startswith(b"\x89PNG")
+    assert got["headers"]["content-type"] == "image/png"
+    assert list((upload_service.home / "upload").iterdir()) == []
+
+
+@pytest.mark.parametrize("url", ["http://10.0.0.1/", "http://169.254.169.254/latest",
+                                 "https://169.254.169.254/", "https://10.0.0.1/x",
+                                 "http://127.0.0.1:1/", "ftp://user:pw@example.com/"])
+def test_refused_targets_answer_403_at_once(upload_service: Service, document: str,
+                                            url: str) -> None:
+    with upload_service.client() as http:
+        running = len(http.get("/v1/tasks").json()) if http.get("/v1/tasks").status_code \
+            == 200 else None
+        answer = http.post(f"/v1/documents/{document}/upload", json={"url": url})
+        assert_problem(answer, 403, "upload_target_refused")
+        if running is not None:
+            assert len(http.get("/v1/tasks").json()) == running  # no task was started
+
+
+def test_bad_headers_and_unknown_documents(upload_service: Service, document: str,
+                                           receiver: tuple[int, Received]) -> None:
+    url = f"http://127.0.0.1:{receiver[0]}/form"
+    with upload_service.client() as http:
+        bad = http.post(f"/v1/documents/{document}/upload",
+                        json={"url": url, "headers": {"Transfer-Encoding": "chunked"}})
+        assert bad.status_code == 422, bad.text
+        missing = http.post("/v1/documents/nope/upload", json={"url": url})
+        assert missing.status_code == 404, missing.text
+
+
+def test_a_site_may_not_upload_to_another_origin(upload_service: Service, document: str,
+                                                 receiver: tuple[int, Received]) -> None:
+    token = pair(upload_service, scopes=["scan", "upload"])["token"]
+    answer = httpx.post(f"{upload_service.url}/v1/documents/{document}/upload",
+                        json={"url": f"http://127.0.0.1:{receiver[0]}/form"},
+                        headers=as_site(token, FOREIGN), timeout=10)
+    body = assert_problem(answer, 403, "upload_target_refused")
+    assert "origin" in json.dumps(body)
+    # A site without the upload scope is refused by the access rules before that.
+    scan_only = pair(upload_service, origin="http://127.0.0.1:5556")["token"]
+    answer = httpx.post(f"{upload_service.url}/v1/documents/{document}/upload",
+                        json={"url": f"http://127.0.0.1:{receiver[0]}/form"},
+                        headers=as_site(scan_only, "http://127.0.0.1:5556"), timeout=10)
+    assert answer.status_code == 403, answer.text
+
+
+def test_cli_upload(upload_service: Service, document: str,
+                    receiver: tuple[int, Received], tmp_path: Path) -> None:
+    port, received = receiver
+    before = len(received.files)
+    run = subprocess.run(
+        [sys.executable, "-m", "scanlet", "upload", document, "--url",
+         f"http://127.0.0.1:{port}/form", "--field", "a=b", "--header", "X-Custom: 2",
+         "--file-name", "cli.pdf", "--home", str(upload_service.home)],
+        capture_output=True, text=True, timeout=120)
+    assert run.returncode == 0, run.stdout + run.stderr
+    assert "201" in run.stdout
+    assert len(received.files) == before + 1
+    got = received.files[-1]
+    assert got["filename"] == "cli.pdf" and got["fields"] == {"a": "b"}
+    assert got["headers"]["x-custom"] == "2" and got["data"].startswith(b"%PDF")
+    refused = subprocess.run(
+        [sys.executable, "-m", "scanlet", "upload", document, "--url", "http://10.0.0.1/",
+         "--home", str(upload_service.home)], capture_output=True, text=True, timeout=60)
+    assert refused.returncode != 0
+    assert "upload_target_refused" in refused.stderr
+
+
+# Config ------------------------------------------------------------------------------------
+
+
+def test_upload_keys_are_parsed(tmp_path: Path) -> None:
+    from scanlet.config import Home, load_settings
+
+    home = Home(tmp_path / "h").create()
+    home.user_config.write_text(
+        "[upload]\nallowed_targets =\n  https://app.example.com -> https://files.example.com/in/\n"
+        "  https://app.example.com -> https://b.example.com, http://localhost:3000 -> "
+        "ftps://ftp.example.com\nallow_private = true\n"
+        "dev_targets = http://127.0.0.1:8080, http://[::1]:9000\nretries = 0\ntimeout = 5\n"
+        "max_response_kb = 1\n")
+    settings = load_settings(home)
+    assert settings.upload_allowed_targets == {
+        "https://app.example.com": ("https://files.example.com/in/", "https://b.example.com"),
+        "http://localhost:3000": ("ftps://ftp.example.com",)}
+    assert settings.upload_allow_private is True
+    assert settings.upload_dev_targets == ("http://127.0.0.1:8080", "http://[::1]:9000")
+    assert (settings.upload_retries, settings.upload_timeout,
+            settings.upload_max_response_kb) == (0, 5.0, 1)
+    defaults = load_settings(Home(tmp_path / "d").create())
+    assert (defaults.upload_allowed_targets, defaults.upload_dev_targets,
+            defaults.upload_retries, defaults.upload_timeout,
+            defaults.upload_max_response_kb) == ({}, (), 3, 60.0, 64)
+
+
+@pytest.mark.parametrize(("text", "key"), [
+    ("allowed_targets = https://app.example.com https://files.example.com", "allowed_targets"),
+    ("allowed_targets = https://app.example.com/x -> https://files.example.com",
+     "allowed_targets"),
+    ("allowed_targets = https://app.example.com -> https://u:p@files.example.com",
+     "allowed_targets"),
+    ("dev_targets = http://10.0.0.1:8080", "dev_targets"),
+    ("retries = -1", "retries"),
+    ("timeout = 0", "timeout"),
+    ("allow_private = maybe", "allow_private"),
+])
+def test_bad_upload_keys_name_file_and_key(tmp_path: Path, text: str, key: str) -> None:
+    from scanlet.config import Home, load_settings
+    from scanlet.errors import ConfigError
+
+    home = Home(tmp_path / "h").create()
+    home.user_config.write_text(f"[upload]\n{text}\n")
+    with pytest.raises(ConfigError) as caught:
+        load_settings(home)
+    assert str(home.user_config) in str(caught.value)
+    assert caught.value.detail["key"] == f"upload.{key}"
