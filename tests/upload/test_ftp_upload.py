@@ -3,7 +3,6 @@ FTPS with a self-signed certificate for localhost, TLS required on control and d
 
 from __future__ import annotations
 
-import datetime
 import hashlib
 import os
 import ssl
@@ -15,14 +14,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import NameOID
 
 from scanlet.errors import UploadCancelled, UploadFailed
 from scanlet.security.policy import Principal
 from scanlet.upload import CheckedTarget, UploadRules, check_target, upload_ftp
+from tests.upload.certs import localhost_cert
 
 with warnings.catch_warnings():
     # pyftpdlib uses asynchat/asyncore, deprecated on Python 3.11 (warnings are errors here).
@@ -69,22 +65,9 @@ def run_ftp(home: Path, handler_base: type[FTPHandler], **attrs: object) -> Iter
 @pytest.fixture(scope="module")
 def tls(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A self-signed certificate for localhost, key appended (pyftpdlib's certfile form)."""
-    key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "localhost")])
-    now = datetime.datetime.now(datetime.UTC)
-    cert = (
-        x509.CertificateBuilder().subject_name(name).issuer_name(name)
-        .public_key(key.public_key()).serial_number(x509.random_serial_number())
-        .not_valid_before(now - datetime.timedelta(minutes=5))
-        .not_valid_after(now + datetime.timedelta(days=1))
-        .add_extension(x509.SubjectAlternativeName([x509.DNSName("localhost")]), critical=False)
-        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-        .sign(key, hashes.SHA256())
-    )
+    cert, key = localhost_cert()
     certfile = tmp_path_factory.mktemp("tls") / "cert.pem"
-    certfile.write_bytes(cert.public_bytes(serialization.Encoding.PEM) + key.private_bytes(
-        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-        serialization.NoEncryption()))
+    certfile.write_bytes(cert + key)
     return certfile
 
 

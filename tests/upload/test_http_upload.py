@@ -4,7 +4,6 @@ in a background thread, plain HTTP and HTTPS with a self-signed certificate for 
 from __future__ import annotations
 
 import asyncio
-import datetime
 import email.parser
 import email.policy
 import hashlib
@@ -22,10 +21,6 @@ from typing import Any, Literal
 
 import pytest
 import uvicorn
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import NameOID
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
@@ -35,6 +30,7 @@ from scanlet.errors import InvalidSetting, ScanCancelled, UploadCancelled, Uploa
 from scanlet.security.policy import Principal
 from scanlet.upload import CheckedTarget, UploadRules, check_target, upload_file
 from scanlet.upload import http as http_upload
+from tests.upload.certs import localhost_cert
 
 KEY = Principal("key", "k1", None, frozenset({"upload"}))
 MB = 1024 * 1024
@@ -166,24 +162,11 @@ def server() -> Iterator[Server]:
 
 @pytest.fixture(scope="module")
 def tls(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
-    key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "localhost")])
-    now = datetime.datetime.now(datetime.UTC)
-    cert = (
-        x509.CertificateBuilder().subject_name(name).issuer_name(name)
-        .public_key(key.public_key()).serial_number(x509.random_serial_number())
-        .not_valid_before(now - datetime.timedelta(minutes=5))
-        .not_valid_after(now + datetime.timedelta(days=1))
-        .add_extension(x509.SubjectAlternativeName([x509.DNSName("localhost")]), critical=False)
-        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-        .sign(key, hashes.SHA256())
-    )
+    cert, key = localhost_cert()
     folder = tmp_path_factory.mktemp("tls")
     certfile, keyfile = folder / "cert.pem", folder / "key.pem"
-    certfile.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-    keyfile.write_bytes(key.private_bytes(serialization.Encoding.PEM,
-                                          serialization.PrivateFormat.PKCS8,
-                                          serialization.NoEncryption()))
+    certfile.write_bytes(cert)
+    keyfile.write_bytes(key)
     return certfile, keyfile
 
 

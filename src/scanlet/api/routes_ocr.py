@@ -19,7 +19,7 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Depends, Request, status
 from pydantic import BaseModel, Field
 
-from scanlet.api.deps import runtime
+from scanlet.api.deps import client_key, runtime
 from scanlet.codecs.options import DocumentMetadata
 from scanlet.errors import InvalidSetting, TooManyTasks
 from scanlet.models import PageInfo
@@ -51,12 +51,6 @@ def ocr_languages(rt: Rt) -> list[str]:
     return languages(tesseract=rt.tesseract)
 
 
-def _client(request: Request) -> str:
-    """The id of the principal the access middleware found ("anonymous" if none)."""
-    principal = request.scope.get("state", {}).get("principal")
-    return str(getattr(principal, "id", "") or "anonymous")
-
-
 def _check_running(rt: Runtime, client: str) -> None:
     """429 ``too_many_tasks`` when ``client`` already runs its maximum of OCR tasks."""
     maximum = rt.settings.max_running_ocr_tasks
@@ -74,7 +68,7 @@ def _check_running(rt: Runtime, client: str) -> None:
              summary="OCR a document (a task; follow it at /v1/tasks/{id})")
 async def ocr_document(document_id: str, body: OcrRequest, rt: Rt,
                        request: Request) -> TaskInfo:
-    client = _client(request)
+    client = client_key(request.scope)
     _check_running(rt, client)  # early, before any work; checked again right before starting
     lang = await asyncio.to_thread(check_lang, body.lang, tesseract=rt.tesseract)
     pages = await asyncio.to_thread(rt.store.list_pages, document_id)

@@ -22,7 +22,7 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Depends, Request, status
 from pydantic import BaseModel, ConfigDict, Field
 
-from scanlet.api.deps import runtime
+from scanlet.api.deps import client_key, runtime
 from scanlet.api.routes_buffer import EXPORT_EXTENSIONS, page_selection
 from scanlet.codecs.export import ExportFormat, export_pages
 from scanlet.codecs.options import ExportOptions
@@ -88,11 +88,6 @@ class _Anonymous:
 def _requester(request: Request) -> Requester:
     principal = request.scope.get("state", {}).get("principal")
     return principal if principal is not None else _Anonymous()
-
-
-def _owner(request: Request) -> str:
-    principal = request.scope.get("state", {}).get("principal")
-    return str(getattr(principal, "id", "") or "anonymous")
 
 
 def _safe_name(name: str) -> str:
@@ -173,7 +168,7 @@ async def upload_document(document_id: str, body: UploadRequest, rt: Rt,
             with contextlib.suppress(FileNotFoundError):
                 staged.unlink()
 
-    return rt.tasks.start(UPLOAD_TASK_KIND, work, owner=_owner(request))
+    return rt.tasks.start(UPLOAD_TASK_KIND, work, owner=client_key(request.scope))
 
 
 __all__ = ["UploadRequest", "UploadTargetRefused", "router", "upload_rules"]
