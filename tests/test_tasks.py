@@ -48,6 +48,28 @@ def test_progress_result_and_file(tmp_path: Path) -> None:
     asyncio.run(body())
 
 
+def test_byte_progress_is_folded_and_carries_a_rate(tmp_path: Path) -> None:
+    async def body() -> None:
+        manager = TaskManager(tmp_path / "tasks")
+        # 400 reports over about 0.8 s: at most one event per 0.1 s, plus the last one.
+        info = manager.start("send", counting(400, delay=0.002), unit="bytes",
+                             progress_interval=0.1)
+        assert info.unit == "bytes"
+        events = await asyncio.wait_for(collect(manager, info.id), 10)
+        progress = [e for e in events if e["type"] == "progress"]
+        assert 3 <= len(progress) <= 15, len(progress)
+        assert progress[0]["done"] == 1 and progress[-1]["done"] == 400
+        assert all(e["unit"] == "bytes" and e["total"] == 400 for e in progress)
+        assert progress[0]["rate"] is None  # one report is no speed yet
+        rates = [e["rate"] for e in progress[1:]]
+        # About 500 units a second (sleep may take longer on a busy machine, never shorter).
+        assert all(0 < r <= 520 for r in rates), rates
+        assert manager.get(info.id).rate == rates[-1]
+        await manager.close()
+
+    asyncio.run(body())
+
+
 def test_cancel_stops_at_the_next_progress_report(tmp_path: Path) -> None:
     async def body() -> None:
         manager = TaskManager(tmp_path / "tasks")

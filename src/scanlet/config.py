@@ -279,6 +279,8 @@ class Settings:
     scans_per_minute: int = 30
     ocr_tasks_per_minute: int = 12
     max_running_ocr_tasks: int = 2
+    upload_tasks_per_minute: int = 30
+    max_running_uploads: int = 2
     tesseract: Path | None = None
     sane_config_dir: Path | None = None
     demo_system_backends: bool = True
@@ -343,6 +345,10 @@ _KEYS: dict[str, _Key] = {
                                  "an integer >= 0 (0 = unlimited)"),
     "max_running_ocr_tasks": _Key("limits", "max_running_ocr_tasks", _parse_count,
                                   "an integer >= 0 (0 = unlimited)"),
+    "upload_tasks_per_minute": _Key("limits", "upload_tasks_per_minute", _parse_count,
+                                    "an integer >= 0 (0 = unlimited)"),
+    "max_running_uploads": _Key("limits", "max_running_uploads", _parse_count,
+                                "an integer >= 0 (0 = unlimited)"),
     # Not checked here: a wrong path is an ocr_unavailable error naming it when OCR is used,
     # so a service that never OCRs still starts.
     "tesseract": _Key("ocr", "tesseract", _parse_path,
@@ -501,6 +507,8 @@ _SERVICE_CONFIG_TEMPLATE = """\
 # scans_per_minute = 30
 # ocr_tasks_per_minute = 12
 # max_running_ocr_tasks = 2
+# upload_tasks_per_minute = 30
+# max_running_uploads = 2
 
 [ocr]
 # tesseract =

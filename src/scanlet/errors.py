@@ -464,8 +464,9 @@ class RateLimited(AccessError):
 
 
 class TooManyTasks(RateLimited):
-    """The client already runs as many OCR tasks as ``[limits] max_running_ocr_tasks``
-    allows; ``detail`` has ``running``, ``maximum`` and ``retry_after``."""
+    """The client already runs as many tasks of a kind as its limit allows (``[limits]
+    max_running_ocr_tasks``, ``max_running_uploads``); ``detail`` has ``running``,
+    ``maximum`` and ``retry_after``."""
 
     code = "too_many_tasks"
     title = "Too many tasks are running; wait for one to finish"

@@ -10,10 +10,12 @@ restart forgets them (their inputs are in the buffer, so they can simply be star
 from __future__ import annotations
 
 import asyncio
+import collections
 import logging
 import secrets
 import shutil
 import threading
+import time
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -23,12 +25,21 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
-from scanlet.errors import JobStateError, ScanCancelled, ScanletError, TaskNotFound
+from scanlet.errors import (
+    JobStateError,
+    ScanCancelled,
+    ScanletError,
+    TaskNotFound,
+    TooManyTasks,
+)
 from scanlet.models import ErrorInfo
 
 log = logging.getLogger(__name__)
 
 MAX_KEPT = 50
+#: Retry-After (seconds) when a client already runs its maximum of tasks of a kind: a guess,
+#: as the end of a running task is not known; the client may also follow its tasks' events.
+BUSY_RETRY_AFTER = 5
 
 Progress = Callable[[int, int], None]
 
@@ -53,6 +64,9 @@ class TaskInfo(BaseModel):
     state: TaskState
     done: int = 0
     total: int = 0
+    unit: str = Field("items", description="What done and total count: items (pages) or "
+                      "bytes")
+    rate: float | None = Field(None, description="Recent speed in units per second")
     created: datetime
     updated: datetime
     error: ErrorInfo | None = None
@@ -89,6 +103,29 @@ def _now() -> datetime:
     return datetime.now(UTC)
 
 
+class _Speedometer:
+    """Units per second over the last :attr:`WINDOW` seconds of progress reports."""
+
+    WINDOW = 2.0
+    MAX_SAMPLES = 64
+
+    def __init__(self) -> None:
+        self._samples: collections.deque[tuple[float, int]] = collections.deque(
+            maxlen=self.MAX_SAMPLES)
+
+    def measure(self, now: float, done: int) -> float | None:
+        samples = self._samples
+        if samples and done < samples[-1][1]:
+            samples.clear()  # the count started again (a retried upload)
+        samples.append((now, done))
+        while len(samples) > 2 and now - samples[1][0] >= self.WINDOW:
+            samples.popleft()
+        first_time, first_done = samples[0]
+        if now - first_time <= 0:
+            return None
+        return round((done - first_done) / (now - first_time), 1)
+
+
 class TaskManager:
     """Runs and tracks tasks; files go to ``scratch`` (the buffer's scratch folder)."""
 
@@ -96,29 +133,39 @@ class TaskManager:
         self.scratch = scratch
         self._tasks: dict[str, _Task] = {}
 
-    def start(self, kind: str, work: Work, total: int = 0, *,
-              owner: str | None = None) -> TaskInfo:
+    def start(self, kind: str, work: Work, total: int = 0, *, owner: str | None = None,
+              unit: str = "items", progress_interval: float = 0.0) -> TaskInfo:
         """Start ``work`` in a thread; returns at once. ``owner`` (e.g. the client's principal
-        id) is what :meth:`running` counts by."""
+        id) is what :meth:`running` counts by. ``unit`` says what progress counts; progress
+        reports closer than ``progress_interval`` seconds are folded into the next one (a
+        byte counter calls per chunk), except the last (``done == total``)."""
         now = _now()
         task_id = secrets.token_hex(8)
         workdir = self.scratch / f"task-{task_id}"
         workdir.mkdir(parents=True, mode=0o700)
         task = _Task(TaskInfo(id=task_id, kind=kind, state=TaskState.RUNNING, total=total,
-                              created=now, updated=now), workdir, owner=owner)
+                              unit=unit, created=now, updated=now), workdir, owner=owner)
         self._tasks[task_id] = task
         task.events.append({"type": "task", "task": task.info.model_dump(mode="json")})
-        task.runner = asyncio.get_running_loop().create_task(self._run(task, work))
+        task.runner = asyncio.get_running_loop().create_task(
+            self._run(task, work, progress_interval))
         self._prune()
         return task.info
 
-    async def _run(self, task: _Task, work: Work) -> None:
+    async def _run(self, task: _Task, work: Work, interval: float) -> None:
         loop = asyncio.get_running_loop()
+        speed = _Speedometer()
+        last = [float("-inf")]
 
         def progress(done: int, total: int) -> None:
             if task.cancel.is_set():
                 raise ScanCancelled("the task was cancelled")
-            loop.call_soon_threadsafe(self._progress, task, done, total)
+            now = time.monotonic()
+            if now - last[0] < interval and done != total:
+                return
+            last[0] = now
+            loop.call_soon_threadsafe(self._progress, task, done, total,
+                                      speed.measure(now, done))
 
         try:
             task.output = await asyncio.to_thread(work, task.workdir, progress, task.cancel)
@@ -139,11 +186,12 @@ class TaskManager:
             "file": output.media_type if output and output.file else None})
         await self._publish(task, {"type": "task", "task": task.info.model_dump(mode="json")})
 
-    def _progress(self, task: _Task, done: int, total: int) -> None:
-        task.info = task.info.model_copy(update={"done": done, "total": total,
+    def _progress(self, task: _Task, done: int, total: int, rate: float | None) -> None:
+        task.info = task.info.model_copy(update={"done": done, "total": total, "rate": rate,
                                                  "updated": _now()})
         asyncio.get_running_loop().create_task(self._publish(
-            task, {"type": "progress", "done": done, "total": total}))
+            task, {"type": "progress", "done": done, "total": total, "unit": task.info.unit,
+                   "rate": rate}))
 
     async def _publish(self, task: _Task, event: dict[str, Any]) -> None:
         async with task.changed:
@@ -168,6 +216,20 @@ class TaskManager:
         return sum(1 for t in self._tasks.values()
                    if not t.info.state.finished and t.info.kind.startswith(kind_prefix)
                    and (owner is None or t.owner == owner))
+
+    def check_room(self, *, kind_prefix: str, owner: str, maximum: int, what: str,
+                   key: str) -> None:
+        """429 ``too_many_tasks`` when ``owner`` already runs ``maximum`` tasks whose kind
+        starts with ``kind_prefix`` (``maximum`` 0: no limit). ``what`` names them in the
+        message, ``key`` is the config key of the limit."""
+        if maximum <= 0:
+            return
+        running = self.running(kind_prefix=kind_prefix, owner=owner)
+        if running >= maximum:
+            raise TooManyTasks(
+                f"{running} {what} of this client are running (at most {maximum}, "
+                f"[limits] {key}); wait for one to finish or cancel one",
+                running=running, maximum=maximum, retry_after=BUSY_RETRY_AFTER)
 
     def cancel(self, task_id: str) -> TaskInfo:
         task = self._get(task_id)

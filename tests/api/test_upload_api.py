@@ -3,6 +3,7 @@ a real receiving server (Starlette under uvicorn on 127.0.0.1, enabled as a dev 
 
 from __future__ import annotations
 
+import asyncio
 import email.parser
 import email.policy
 import hashlib
@@ -23,7 +24,7 @@ import pikepdf
 import pytest
 import uvicorn
 from starlette.applications import Starlette
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 from websockets.sync.client import connect
@@ -32,11 +33,16 @@ from tests.api.test_sessions import ONE_PAGE
 from tests.conftest import Service, make_home, start_service
 from tests.helpers import assert_problem, job_events
 from tests.security.test_access_http import FOREIGN, as_site, pair
+from tests.upload.test_ftp_upload import PASSWORD, USER, FTPHandler, run_ftp
+from tests.upload.test_ftp_upload import Server as FtpServer
 
 
 class Received:
     def __init__(self) -> None:
         self.files: list[dict[str, Any]] = []
+        self.aborted: list[int] = []  # bytes a receiver had read when the client went away
+        self.redirects = 0
+        self.release = threading.Event()  # lets the /hold route answer
         self.lock = threading.Lock()
 
 
@@ -66,8 +72,41 @@ def receiver_app(received: Received) -> Starlette:
                                    "path": request.url.path})
         return Response(b"\xff\xfe", status_code=200)
 
+    async def slow(request: Request) -> Response:
+        """Reads the body a chunk every 50 ms: an upload that takes long enough to cancel."""
+        got = 0
+        try:
+            async for chunk in request.stream():
+                got += len(chunk)
+                await asyncio.sleep(0.05)
+        except ClientDisconnect:
+            with received.lock:
+                received.aborted.append(got)
+            return Response(status_code=499)  # nobody reads it
+        with received.lock:
+            received.files.append({"data": b"", "size": got, "path": request.url.path})
+        return Response(status_code=204)
+
+    async def redirect(request: Request) -> Response:
+        await request.body()
+        with received.lock:
+            received.redirects += 1
+        return Response(status_code=302, headers={"Location": str(request.query_params["to"])})
+
+    async def hold(request: Request) -> Response:
+        """Takes the body, then answers only when the test says so (30 s at most)."""
+        await request.body()
+        for _ in range(600):
+            if received.release.is_set():
+                break
+            await asyncio.sleep(0.05)
+        return Response(status_code=204)
+
     return Starlette(routes=[Route("/form", form, methods=["POST"]),
-                             Route("/put/{name}", put, methods=["PUT"])])
+                             Route("/hold", hold, methods=["PUT"]),
+                             Route("/put/{name}", put, methods=["PUT"]),
+                             Route("/slow", slow, methods=["PUT"]),
+                             Route("/redirect", redirect, methods=["POST", "PUT"])])
 
 
 @pytest.fixture(scope="module")
@@ -94,24 +133,40 @@ def receiver() -> Iterator[tuple[int, Received]]:
 
 
 @pytest.fixture(scope="module")
-def upload_service(tmp_path_factory: pytest.TempPathFactory,
-                   receiver: tuple[int, Received]) -> Iterator[Service]:
+def ftp_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[FtpServer]:
+    yield from run_ftp(tmp_path_factory.mktemp("ftp"), FTPHandler)
+
+
+def upload_home(tmp_path_factory: pytest.TempPathFactory, config: str) -> Path:
     home = make_home(tmp_path_factory.mktemp("upload") / "home")
     with open(home / "user.ini", "a") as fh:
-        fh.write(f"\n[upload]\ndev_targets = http://127.0.0.1:{receiver[0]}\nretries = 1\n")
-    svc = start_service(home)
+        fh.write(config)
+    return home
+
+
+@pytest.fixture(scope="module")
+def upload_service(tmp_path_factory: pytest.TempPathFactory, receiver: tuple[int, Received],
+                   ftp_server: FtpServer) -> Iterator[Service]:
+    svc = start_service(upload_home(tmp_path_factory, (
+        f"\n[upload]\ndev_targets = http://127.0.0.1:{receiver[0]}, "
+        f"ftp://127.0.0.1:{ftp_server.port}\nretries = 1\n")))
     yield svc
     svc.kill(signal.SIGTERM)
 
 
-@pytest.fixture(scope="module")
-def document(upload_service: Service) -> str:
-    with upload_service.client() as http:
-        job = http.post("/v1/jobs", json=ONE_PAGE)
+def scan(service: Service, settings: dict[str, Any]) -> str:
+    """Scan with ``settings`` into a new document; its id."""
+    with service.client() as http:
+        job = http.post("/v1/jobs", json=settings)
         assert job.status_code == 201, job.text
-        events = job_events(upload_service.url, job.json()["id"], headers=upload_service.auth)
+        events = job_events(service.url, job.json()["id"], headers=service.auth)
         assert events[-1]["job"]["state"] == "completed", events[-1]
         return str(job.json()["document_id"])
+
+
+@pytest.fixture(scope="module")
+def document(upload_service: Service) -> str:
+    return scan(upload_service, ONE_PAGE)
 
 
 def task_events(service: Service, task_id: str) -> list[dict[str, Any]]:
@@ -181,7 +236,9 @@ def test_put_with_a_binary_answer_and_other_format(upload_service: Service, docu
 
 @pytest.mark.parametrize("url", ["http://10.0.0.1/", "http://169.254.169.254/latest",
                                  "https://169.254.169.254/", "https://10.0.0.1/x",
-                                 "http://127.0.0.1:1/", "ftp://user:pw@example.com/"])
+                                 "http://127.0.0.1:1/", "ftp://user:pw@example.com/",
+                                 "https://localhost/in/", "http://example.com/in/",
+                                 "https://[::ffff:169.254.169.254]/", "ftps://10.1.2.3/"])
 def test_refused_targets_answer_403_at_once(upload_service: Service, document: str,
                                             url: str) -> None:
     with upload_service.client() as http:
@@ -193,6 +250,120 @@ def test_refused_targets_answer_403_at_once(upload_service: Service, document: s
             assert len(http.get("/v1/tasks").json()) == running  # no task was started
 
 
+def test_ftp_through_the_service(upload_service: Service, document: str,
+                                 ftp_server: FtpServer) -> None:
+    with upload_service.client() as http:
+        answer = http.post(f"/v1/documents/{document}/upload", json={
+            "url": f"ftp://127.0.0.1:{ftp_server.port}/in/", "format": "pdf",
+            "ftp": {"user": USER, "password": PASSWORD}})
+        assert answer.status_code == 202, answer.text
+        final = task_events(upload_service, answer.json()["id"])[-1]["task"]
+        assert final["state"] == "completed", final
+        exported = http.get(f"/v1/documents/{document}/export", params={"format": "pdf"})
+    stored = list((ftp_server.home / "in").iterdir())
+    assert [p.suffix for p in stored] == [".pdf"], stored
+    assert final["result"]["status"] == 226  # the server's "transfer complete"
+    assert page_images(stored[0].read_bytes()) == page_images(exported.content)
+    stored[0].unlink()
+    assert list((upload_service.home / "upload").iterdir()) == []
+
+
+@pytest.mark.parametrize("to", ["http://169.254.169.254/latest/meta-data/", "local"])
+def test_a_redirect_is_not_followed(upload_service: Service, document: str,
+                                    receiver: tuple[int, Received], to: str) -> None:
+    port, received = receiver
+    if to == "local":
+        to = f"http://127.0.0.1:{port}/put/followed"
+    before = (len(received.files), received.redirects)
+    with upload_service.client() as http:
+        answer = http.post(f"/v1/documents/{document}/upload", json={
+            "url": f"http://127.0.0.1:{port}/redirect?to={to}", "method": "PUT"})
+        assert answer.status_code == 202, answer.text
+        final = task_events(upload_service, answer.json()["id"])[-1]["task"]
+    assert final["state"] == "completed", final
+    assert final["result"]["status"] == 302 and final["result"]["attempts"] == 1
+    assert final["result"]["headers"]["location"] == to
+    assert (len(received.files), received.redirects) == (before[0], before[1] + 1)
+
+
+BIG_PAGE = {**ONE_PAGE, "mode": "color", "resolution": 300}
+
+
+def test_cancel_mid_upload_stops_it_and_cleans_up(upload_service: Service,
+                                                  receiver: tuple[int, Received]) -> None:
+    port, received = receiver
+    big = scan(upload_service, BIG_PAGE)
+    url = "ws" + upload_service.url.removeprefix("http")
+    with upload_service.client() as http:
+        answer = http.post(f"/v1/documents/{big}/upload", json={
+            "url": f"http://127.0.0.1:{port}/slow", "method": "PUT", "format": "tiff",
+            "options": {"tiff_compression": "none"}})
+        assert answer.status_code == 202, answer.text
+        task_id = answer.json()["id"]
+        progress: list[dict[str, Any]] = []
+        events: list[dict[str, Any]] = []
+        with connect(f"{url}/v1/tasks/{task_id}/events", open_timeout=10,
+                     additional_headers=upload_service.auth) as ws:
+            for message in ws:
+                event = json.loads(message)
+                events.append(event)
+                if event["type"] == "progress":
+                    progress.append(event)
+                    if len(progress) == 8:
+                        staged = list((upload_service.home / "upload").iterdir())
+                        cancelled = http.post(f"/v1/tasks/{task_id}/cancel")
+                        assert cancelled.status_code == 200, cancelled.text
+    final = events[-1]["task"]
+    assert final["state"] == "cancelled", final
+    assert len(staged) == 1  # the export was staged while it ran...
+    assert list((upload_service.home / "upload").iterdir()) == []  # ...and is gone
+    total = progress[-1]["total"]
+    assert total > 20_000_000  # an uncompressed A4 colour page at 300 dpi
+    assert all(e["unit"] == "bytes" and e["total"] == total for e in progress)
+    assert [e["done"] for e in progress] == sorted(e["done"] for e in progress)
+    assert progress[-1]["done"] < total
+    rates = [e["rate"] for e in progress[1:]]
+    assert all(isinstance(r, float) and r > 0 for r in rates), rates
+    deadline = time.monotonic() + 10
+    while not received.aborted:  # the receiver sees the connection go
+        assert time.monotonic() < deadline, "the transfer went on after the cancel"
+        time.sleep(0.05)
+    assert 0 < received.aborted[-1] < total
+    assert not any(f.get("path") == "/slow" for f in received.files)
+
+
+def test_uploads_per_client_are_limited(tmp_path_factory: pytest.TempPathFactory,
+                                        receiver: tuple[int, Received]) -> None:
+    port, received = receiver
+    svc = start_service(upload_home(tmp_path_factory, (
+        f"\n[upload]\ndev_targets = http://127.0.0.1:{port}\n"
+        "[limits]\nupload_tasks_per_minute = 3\nmax_running_uploads = 1\n")))
+    try:
+        doc = scan(svc, ONE_PAGE)
+        received.release.clear()
+        body = {"url": f"http://127.0.0.1:{port}/hold", "method": "PUT"}
+        with svc.client() as http:
+            first = http.post(f"/v1/documents/{doc}/upload", json=body)
+            assert first.status_code == 202, first.text
+            busy = http.post(f"/v1/documents/{doc}/upload", json=body)
+            problem = assert_problem(busy, 429, "too_many_tasks")
+            assert (problem["running"], problem["maximum"]) == (1, 1)
+            assert "max_running_uploads" in problem["detail"]
+            assert int(busy.headers["retry-after"]) > 0
+            received.release.set()
+            final = task_events(svc, first.json()["id"])[-1]["task"]
+            assert final["state"] == "completed" and final["result"]["status"] == 204, final
+            third = http.post(f"/v1/documents/{doc}/upload", json=body)
+            assert third.status_code == 202, third.text  # room again, and a token left
+            limited = http.post(f"/v1/documents/{doc}/upload", json=body)
+            assert_problem(limited, 429, "rate_limited")
+            assert int(limited.headers["retry-after"]) > 0
+            assert task_events(svc, third.json()["id"])[-1]["task"]["state"] == "completed"
+    finally:
+        received.release.set()
+        svc.kill(signal.SIGTERM)
+
+
 def test_bad_headers_and_unknown_documents(upload_service: Service, document: str,
                                            receiver: tuple[int, Received]) -> None:
     url = f"http://127.0.0.1:{receiver[0]}/form"
@@ -200,6 +371,11 @@ def test_bad_headers_and_unknown_documents(upload_service: Service, document: st
         bad = http.post(f"/v1/documents/{document}/upload",
                         json={"url": url, "headers": {"Transfer-Encoding": "chunked"}})
         assert bad.status_code == 422, bad.text
+        for refused in ({"headers": {"Authorization": "Bearer gehéim"}},
+                        {"file_name": "a\tb.pdf"}, {"field_name": "x\x00"}):
+            answer = http.post(f"/v1/documents/{document}/upload", json={"url": url, **refused})
+            assert_problem(answer, 422, "invalid_setting")
+            assert "gehéim" not in answer.text
         missing = http.post("/v1/documents/nope/upload", json={"url": url})
         assert missing.status_code == 404, missing.text
 

@@ -21,7 +21,7 @@ from pydantic import BaseModel, Field
 
 from scanlet.api.deps import client_key, runtime
 from scanlet.codecs.options import DocumentMetadata
-from scanlet.errors import InvalidSetting, TooManyTasks
+from scanlet.errors import InvalidSetting
 from scanlet.models import PageInfo
 from scanlet.ocr.searchable import ocr_pages, write_searchable_pdf
 from scanlet.ocr.tesseract import check_lang, languages
@@ -33,9 +33,6 @@ Rt = Annotated[Runtime, Depends(runtime)]
 
 #: Task kinds of OCR start with this (``ocr-pdf``, ``ocr-text``...).
 OCR_TASK_PREFIX = "ocr-"
-#: Retry-After (seconds) when the client already runs its maximum of OCR tasks: a guess, as
-#: the end of a running task is not known; the client may also follow its tasks' events.
-BUSY_RETRY_AFTER = 5
 
 
 class OcrRequest(BaseModel):
@@ -53,15 +50,9 @@ def ocr_languages(rt: Rt) -> list[str]:
 
 def _check_running(rt: Runtime, client: str) -> None:
     """429 ``too_many_tasks`` when ``client`` already runs its maximum of OCR tasks."""
-    maximum = rt.settings.max_running_ocr_tasks
-    if maximum <= 0:
-        return
-    running = rt.tasks.running(kind_prefix=OCR_TASK_PREFIX, owner=client)
-    if running >= maximum:
-        raise TooManyTasks(
-            f"{running} OCR tasks of this client are running (at most {maximum}, "
-            "[limits] max_running_ocr_tasks); wait for one to finish or cancel one",
-            running=running, maximum=maximum, retry_after=BUSY_RETRY_AFTER)
+    rt.tasks.check_room(kind_prefix=OCR_TASK_PREFIX, owner=client,
+                        maximum=rt.settings.max_running_ocr_tasks, what="OCR tasks",
+                        key="max_running_ocr_tasks")
 
 
 @router.post("/documents/{document_id}/ocr", status_code=status.HTTP_202_ACCEPTED,

@@ -6,6 +6,10 @@ the home's ``upload/`` folder (a private staged file), checks the target again, 
 with progress and cancel, and removes the staged file whatever happens. The task's result is
 the target's answer: ``status``, selected ``headers``, ``body`` (text) or ``body_base64``,
 ``truncated``, ``attempts``, ``retried_statuses``.
+
+Uploads are limited per client like OCR: ``[limits] upload_tasks_per_minute`` requests a
+minute (429 ``rate_limited``) and ``[limits] max_running_uploads`` at once (429
+``too_many_tasks``).
 """
 
 from __future__ import annotations
@@ -27,11 +31,17 @@ from scanlet.api.routes_buffer import EXPORT_EXTENSIONS, page_selection
 from scanlet.codecs.export import ExportFormat, export_pages
 from scanlet.codecs.options import ExportOptions
 from scanlet.config import Settings
-from scanlet.errors import InvalidSetting, UploadTargetRefused
+from scanlet.errors import InvalidSetting, ScanCancelled, UploadTargetRefused
 from scanlet.service.runtime import Runtime
 from scanlet.tasks import Progress, TaskInfo, TaskOutput
 from scanlet.upload.ftp import upload_ftp
-from scanlet.upload.http import UploadResult, check_fields, check_headers, upload_file
+from scanlet.upload.http import (
+    UploadResult,
+    check_fields,
+    check_headers,
+    check_part_names,
+    upload_file,
+)
 from scanlet.upload.policy import (
     FTP_SCHEMES,
     CheckedTarget,
@@ -44,6 +54,8 @@ router = APIRouter(prefix="/v1", tags=["upload"])
 Rt = Annotated[Runtime, Depends(runtime)]
 
 UPLOAD_TASK_KIND = "upload"
+#: Seconds between two progress events of an upload (the uploader reports every 64 KiB).
+PROGRESS_INTERVAL = 0.1
 
 
 class FtpLogin(BaseModel):
@@ -72,6 +84,13 @@ class UploadRequest(BaseModel):
                                     description="Cookie is dropped; hop-by-hop headers, Host, "
                                     "Content-Length and the like are refused")
     ftp: FtpLogin | None = None
+
+
+def _check_running(rt: Runtime, client: str) -> None:
+    """429 ``too_many_tasks`` when ``client`` already runs its maximum of uploads."""
+    rt.tasks.check_room(kind_prefix=UPLOAD_TASK_KIND, owner=client,
+                        maximum=rt.settings.max_running_uploads, what="uploads",
+                        key="max_running_uploads")
 
 
 def upload_rules(settings: Settings) -> UploadRules:
@@ -111,17 +130,15 @@ def result_json(result: UploadResult, target: CheckedTarget) -> dict[str, Any]:
              summary="Upload a document to a URL (a task; follow it at /v1/tasks/{id})")
 async def upload_document(document_id: str, body: UploadRequest, rt: Rt,
                           request: Request) -> TaskInfo:
+    client = client_key(request.scope)
+    _check_running(rt, client)  # early, before any work; checked again right before starting
     requester = _requester(request)
     rules = upload_rules(rt.settings)
     # Fail fast: the target is checked before anything is exported.
     await asyncio.to_thread(check_target, body.url, requester=requester, rules=rules)
     headers = check_headers(body.headers)
     fields = check_fields(body.fields)
-    if any(c in body.field_name for c in "\r\n\"\0"):
-        raise InvalidSetting("Invalid upload field name", field="field_name")
-    if body.file_name is not None and (not body.file_name.strip() or any(
-            c in body.file_name for c in "\r\n\0/\\")):
-        raise InvalidSetting("Invalid upload file name", field="file_name")
+    check_part_names(body.field_name, body.file_name or "document")
     document = await asyncio.to_thread(rt.store.get_document, document_id)
     page_ids = await asyncio.to_thread(page_selection, rt, document_id, body.page_ids)
     if not page_ids:
@@ -135,11 +152,14 @@ async def upload_document(document_id: str, body: UploadRequest, rt: Rt,
         staged = staging / f"upload-{secrets.token_hex(8)}.part"
         try:
             fd = os.open(staged, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+
+            def exported(_done: int, _total: int) -> None:
+                if cancel.is_set():
+                    raise ScanCancelled("the upload was cancelled while exporting")
+
             with os.fdopen(fd, "wb") as fh:
-                media_type = export_pages(rt.store, page_ids, body.format, fh,
+                media_type = export_pages(rt.store, page_ids, body.format, fh, exported,
                                           options=body.options)
-            if cancel.is_set():
-                progress(0, 0)  # raises ScanCancelled
             default_name = _safe_name(
                 f"{document.name or document.id}.{EXPORT_EXTENSIONS.get(media_type, 'bin')}")
             target = check_target(body.url, requester=requester, rules=rules)
@@ -168,7 +188,10 @@ async def upload_document(document_id: str, body: UploadRequest, rt: Rt,
             with contextlib.suppress(FileNotFoundError):
                 staged.unlink()
 
-    return rt.tasks.start(UPLOAD_TASK_KIND, work, owner=client_key(request.scope))
+    # No await between this check and start(): two requests of one client cannot both pass.
+    _check_running(rt, client)
+    return rt.tasks.start(UPLOAD_TASK_KIND, work, owner=client, unit="bytes",
+                          progress_interval=PROGRESS_INTERVAL)
 
 
 __all__ = ["UploadRequest", "UploadTargetRefused", "router", "upload_rules"]

@@ -95,7 +95,8 @@ class AccessControl:
             ocr_tasks_per_minute = policy.settings.ocr_tasks_per_minute
         #: Per-client token buckets of the expensive requests (see policy.rate_limited_action).
         self.limiters = {"scan": RateLimiter(scans_per_minute),
-                         "ocr": RateLimiter(ocr_tasks_per_minute)}
+                         "ocr": RateLimiter(ocr_tasks_per_minute),
+                         "upload": RateLimiter(policy.settings.upload_tasks_per_minute)}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] not in ("http", "websocket"):

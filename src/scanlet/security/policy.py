@@ -115,23 +115,27 @@ def classify(method: str, path: str) -> Route:
 class RateLimitedAction:
     """An expensive request that costs a token of its per-client bucket."""
 
-    name: str  # scan | ocr: which limiter (``[limits] scans_per_minute``, ...)
+    name: str  # scan | ocr | upload: which limiter (``[limits] scans_per_minute``, ...)
     what: str  # for the message: "too many <what> started"
 
 
 _SCAN_ACTION = RateLimitedAction("scan", "scans")
 _OCR_ACTION = RateLimitedAction("ocr", "OCR tasks")
+_UPLOAD_ACTION = RateLimitedAction("upload", "uploads")
 
 
 def rate_limited_action(method: str, path: str) -> RateLimitedAction | None:
     """Which per-client rate limit a request counts against, if any: starting a scan
-    (``[limits] scans_per_minute``) or an OCR task (``[limits] ocr_tasks_per_minute``)."""
+    (``[limits] scans_per_minute``), an OCR task (``[limits] ocr_tasks_per_minute``) or an
+    upload (``[limits] upload_tasks_per_minute``)."""
     if method != "POST":
         return None
     if path == "/v1/jobs":
         return _SCAN_ACTION
     if _OCR.match(path):
         return _OCR_ACTION
+    if _UPLOAD.match(path):
+        return _UPLOAD_ACTION
     return None
 
 

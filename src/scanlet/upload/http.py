@@ -57,6 +57,8 @@ _REFUSED_HEADERS = frozenset({
 })
 _DROPPED_HEADERS = frozenset({"cookie", "cookie2"})
 _TOKEN = re.compile(r"^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$")
+#: What a header value may hold here: visible ASCII, spaces and tabs (httpx sends ASCII only).
+_HEADER_VALUE = re.compile(r"^[\t\x20-\x7e]*$")
 _POLL = 0.05  # seconds between cancel checks of the watcher thread
 
 
@@ -246,21 +248,39 @@ def check_headers(headers: Mapping[str, str]) -> dict[str, str]:
         if lower in _REFUSED_HEADERS:
             raise InvalidSetting(f"The upload header {name!r} may not be set",
                                  setting="headers", header=lower)
-        if not isinstance(value, str) or any(c in value for c in "\r\n\0"):
+        if not isinstance(value, str) or not _HEADER_VALUE.match(value):
             # Never echo the value: it may be a credential.
-            raise InvalidSetting(f"The value of the upload header {name!r} is not valid",
+            raise InvalidSetting(f"The value of the upload header {name!r} is not valid: "
+                                 "visible ASCII characters, spaces and tabs only",
                                  setting="headers", header=lower)
         kept[name] = value
     return kept
 
 
 def check_fields(fields: Mapping[str, str]) -> dict[str, str]:
-    """The caller's extra form fields, checked (non-empty names, text values)."""
+    """The caller's extra form fields, checked (non-empty names without control characters,
+    text values)."""
     for name, value in fields.items():
-        if not isinstance(name, str) or not isinstance(value, str) or not name:
-            raise InvalidSetting("Upload form fields must be non-empty names with text values",
-                                 setting="fields")
+        if not isinstance(name, str) or not isinstance(value, str) or not name \
+                or _has_control(name):
+            raise InvalidSetting("Upload form fields must be non-empty names without control "
+                                 "characters, with text values", setting="fields")
     return dict(fields)
+
+
+def check_part_names(field_name: str, file_name: str) -> None:
+    """Refuses a file part's field or file name that a multipart header cannot carry as it
+    is: empty, or with control characters (parsers would see a tab as ``%09``); a file name
+    also without path separators, which receivers might act on."""
+    if not field_name or _has_control(field_name):
+        raise InvalidSetting("Invalid upload field name", setting="field_name")
+    if not file_name.strip() or _has_control(file_name) or any(c in file_name for c in "/\\"):
+        raise InvalidSetting("Invalid upload file name: no control characters or slashes",
+                             setting="file_name")
+
+
+def _has_control(text: str) -> bool:
+    return any(ord(c) < 0x20 or ord(c) == 0x7F for c in text)
 
 
 def _host_header(target: CheckedTarget) -> str:
@@ -312,13 +332,12 @@ def upload_file(
     if retries < 0 or backoff < 0 or timeout <= 0 or response_limit < 0:
         raise InvalidSetting("Invalid upload retry, timeout or limit settings",
                              setting="retries")
-    if not field_name or any(c in field_name for c in "\r\n"):
-        raise InvalidSetting("Invalid upload field name", setting="field_name")
-    if any(c in content_type for c in "\r\n"):
+    name = file_name if file_name is not None else path.name
+    check_part_names(field_name, name)
+    if _has_control(content_type) or not content_type.isascii():
         raise InvalidSetting("Invalid upload content type", setting="content_type")
     send_headers = check_headers(headers or {})
     form = check_fields(fields or {})
-    name = file_name if file_name is not None else path.name
     ssl_context = _ssl_context(verify) if target.tls else None
     safe = target.safe_url()
     host = f"[{target.address}]" if ":" in target.address else target.address
