@@ -16,7 +16,8 @@ waiting for it.
 
 Other systems have no such call; there the service's own clean-up (timeouts, cancel, pool
 close) is all there is. The scan worker and the PDF worker (Python processes) arm the same
-signal themselves at start-up, see ``devices/worker.py`` and ``importing/pdf_worker.py``.
+signal themselves at start-up with :func:`arm_in_child` (``devices/worker.py``,
+``importing/pdf_worker.py``).
 
 ``preexec_fn`` makes ``subprocess`` use ``fork`` rather than ``vfork``; the function only calls
 a libc entry point resolved beforehand in the parent (no ``dlopen``, no logging, no imports in
@@ -79,3 +80,13 @@ def die_with_parent() -> Callable[[], None] | None:
             os.kill(os.getpid(), signal.SIGKILL)
 
     return arm
+
+
+def arm_in_child(parent_pid: int) -> None:
+    """For a Python child process (the scan worker, the PDF worker) at start-up: get SIGKILL
+    when its parent dies (Linux), and exit at once if ``parent_pid`` is already gone."""
+    prctl = _prctl()
+    if prctl is not None and prctl(*_ARGS) != 0:
+        log.warning("prctl(PR_SET_PDEATHSIG) failed: errno %d", ctypes.get_errno())
+    if parent_pid and os.getppid() != parent_pid:
+        os._exit(0)  # the parent died before the death signal was armed

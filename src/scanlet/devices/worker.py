@@ -34,6 +34,7 @@ from typing import IO, Any
 
 from pydantic import ValidationError
 
+from scanlet.childproc import arm_in_child
 from scanlet.devices.driver import Driver
 from scanlet.devices.pipeline import PageStore
 from scanlet.devices.protocol import PROTOCOL_VERSION, dumps, loads
@@ -53,7 +54,6 @@ log = logging.getLogger(__name__)
 #: Seconds a shutdown waits for a running driver call before the process exits anyway.
 SHUTDOWN_GRACE = 3.0
 PARENT_POLL_INTERVAL = 1.0
-_PR_SET_PDEATHSIG = 1
 
 
 class _JsonLogFormatter(logging.Formatter):
@@ -98,15 +98,7 @@ def _claim_stdout() -> IO[bytes]:
 
 def _die_with_parent(parent_pid: int) -> None:
     """Exit when the service dies, even if it is killed with SIGKILL."""
-    if sys.platform.startswith("linux"):
-        try:
-            libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
-            if libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0) != 0:
-                log.warning("prctl(PR_SET_PDEATHSIG) failed: errno %d", ctypes.get_errno())
-        except OSError as exc:
-            log.warning("cannot load libc for prctl: %s", exc)
-    if parent_pid and os.getppid() != parent_pid:
-        os._exit(0)  # the parent died before the death signal was armed
+    arm_in_child(parent_pid)
 
     def watch() -> None:
         while True:

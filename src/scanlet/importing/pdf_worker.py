@@ -30,14 +30,11 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import ctypes
-import ctypes.util
 import io
 import json
 import logging
 import math
 import os
-import signal
 import sys
 import warnings
 from dataclasses import dataclass
@@ -45,6 +42,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any, Literal
 
+from scanlet.childproc import arm_in_child
 from scanlet.errors import ScanletError
 from scanlet.importing.errors import (
     ImportInvalid,
@@ -63,7 +61,6 @@ log = logging.getLogger(__name__)
 WINDOW = 2
 #: JPEG quality of rasterised pages: text edges stay clean, an A4 page at 200 dpi is ~0.5 MB.
 RENDER_QUALITY = 90
-_PR_SET_PDEATHSIG = 1
 _TOLERANCE_PT = 1.0  # how far an image edge may be from the page edge and still "cover" it
 _DEVICE_SPACES = frozenset({"/DeviceGray", "/DeviceRGB", "/CalGray", "/CalRGB"})
 _DECODED_FILTERS = frozenset({"/FlateDecode", "/LZWDecode", "/RunLengthDecode",
@@ -128,19 +125,6 @@ def set_limits(memory_bytes: int, cpu_seconds: int) -> dict[str, int]:
         resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
     return {"memory_bytes": resource.getrlimit(resource.RLIMIT_AS)[0],
             "cpu_seconds": resource.getrlimit(resource.RLIMIT_CPU)[0]}
-
-
-def _die_with_parent(parent_pid: int) -> None:
-    """Get SIGKILL when the service dies (Linux); exit now if it is already gone."""
-    if sys.platform.startswith("linux"):
-        try:
-            libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
-            if libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0) != 0:
-                log.warning("prctl(PR_SET_PDEATHSIG) failed: errno %d", ctypes.get_errno())
-        except OSError as exc:
-            log.warning("cannot load libc for prctl: %s", exc)
-    if parent_pid and os.getppid() != parent_pid:
-        os._exit(0)
 
 
 def _claim_stdout() -> IO[bytes]:
@@ -608,7 +592,7 @@ def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     _setup_logging(args.log_level)
     channel = Channel(_claim_stdout(), sys.stdin.buffer)
-    _die_with_parent(args.parent_pid)
+    arm_in_child(args.parent_pid)
     _preload()
     from PIL import Image
 
