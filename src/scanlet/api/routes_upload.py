@@ -54,7 +54,7 @@ router = APIRouter(prefix="/v1", tags=["upload"])
 Rt = Annotated[Runtime, Depends(runtime)]
 
 UPLOAD_TASK_KIND = "upload"
-#: Seconds between two progress events of an upload (the uploader reports every 64 KiB).
+#: Seconds between two progress events of an upload (the uploader reports every chunk it sends).
 PROGRESS_INTERVAL = 0.1
 
 
