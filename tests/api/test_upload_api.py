@@ -222,7 +222,8 @@ def test_put_with_a_binary_answer_and_other_format(upload_service: Service, docu
     port, received = receiver
     with upload_service.client() as http:
         answer = http.post(f"/v1/documents/{document}/upload", json={
-            "url": f"http://127.0.0.1:{port}/put/page.png", "method": "PUT", "format": "png"})
+            "url": f"http://127.0.0.1:{port}/put/page.png", "method": "PUT", "format": "png",
+            "content_type": "application/x-scan; v=1"})
         assert answer.status_code == 202, answer.text
         final = task_events(upload_service, answer.json()["id"])[-1]["task"]
     assert final["state"] == "completed", final
@@ -230,7 +231,7 @@ def test_put_with_a_binary_answer_and_other_format(upload_service: Service, docu
     assert final["result"]["body_base64"] == "//4="
     got = received.files[-1]
     assert got["path"] == "/put/page.png" and got["data"].startswith(b"\x89PNG")
-    assert got["headers"]["content-type"] == "image/png"
+    assert got["headers"]["content-type"] == "application/x-scan; v=1"
     assert list((upload_service.home / "upload").iterdir()) == []
 
 
@@ -371,10 +372,12 @@ def test_bad_headers_and_unknown_documents(upload_service: Service, document: st
         bad = http.post(f"/v1/documents/{document}/upload",
                         json={"url": url, "headers": {"Transfer-Encoding": "chunked"}})
         assert bad.status_code == 422, bad.text
-        for refused in ({"headers": {"Authorization": "Bearer gehéim"}},
-                        {"file_name": "a\tb.pdf"}, {"field_name": "x\x00"}):
+        for refused, code in (({"headers": {"Authorization": "Bearer gehéim"}}, "invalid_setting"),
+                              ({"file_name": "a\tb.pdf"}, "invalid_setting"),
+                              ({"field_name": "x\x00"}, "invalid_setting"),
+                              ({"content_type": "text/plain\r\nX-Evil: 1"}, "invalid_request")):
             answer = http.post(f"/v1/documents/{document}/upload", json={"url": url, **refused})
-            assert_problem(answer, 422, "invalid_setting")
+            assert_problem(answer, 422, code)
             assert "gehéim" not in answer.text
         missing = http.post("/v1/documents/nope/upload", json={"url": url})
         assert missing.status_code == 404, missing.text

@@ -79,6 +79,11 @@ class UploadRequest(BaseModel):
     field_name: str = Field("file", min_length=1, max_length=200)
     file_name: str | None = Field(None, max_length=1000,
                                   description="Default: <document name>.<extension>")
+    content_type: str | None = Field(
+        None, max_length=200, pattern=r"^[!#$%&'*+.^_`|~0-9A-Za-z-]+/[!#$%&'*+.^_`|~0-9A-Za-z-]+"
+        r"(\s*;\s*[!#$%&'*+.^_`|~0-9A-Za-z-]+=[!#$%&'*+.^_`|~0-9A-Za-z-]+)*$",
+        description="Content-Type of the file part (POST) or body (PUT); default: the "
+        "export's media type")
     fields: dict[str, str] = Field(default_factory=dict, max_length=100)
     headers: dict[str, str] = Field(default_factory=dict, max_length=100,
                                     description="Cookie is dropped; hop-by-hop headers, Host, "
@@ -179,7 +184,8 @@ async def upload_document(document_id: str, body: UploadRequest, rt: Rt,
             else:
                 result = upload_file(
                     staged, target, method=body.method, field_name=body.field_name,
-                    file_name=body.file_name or default_name, content_type=media_type,
+                    file_name=body.file_name or default_name,
+                    content_type=body.content_type or media_type,
                     fields=fields, headers=headers, retries=settings.upload_retries,
                     timeout=settings.upload_timeout, progress=sent, cancel=cancel,
                     response_limit=settings.upload_max_response_kb * 1024)
