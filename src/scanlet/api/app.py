@@ -12,6 +12,7 @@ from scanlet.api import (
     access_log,
     docs_page,
     problems,
+    routes_access,
     routes_admin,
     routes_buffer,
     routes_devices,
@@ -50,7 +51,7 @@ def create_app(runtime: Runtime) -> FastAPI:
     problems.install(app)
     for module in (routes_system, routes_pairing, routes_devices, routes_jobs, routes_buffer,
                    routes_import, routes_processing, routes_ocr, routes_tasks, routes_sessions,
-                   routes_upload, docs_page, routes_admin):
+                   routes_upload, docs_page, routes_admin, routes_access):
         app.include_router(module.router)
     settings = runtime.settings
     app.add_middleware(AccessControl, policy=AccessPolicy(settings, runtime.access),

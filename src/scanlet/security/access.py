@@ -165,6 +165,13 @@ class AccessStore:
         return Grant(str(gid), str(origin), frozenset(str(scopes).split()),
                      float(created), float(expires), str(via))
 
+    def grants(self) -> list[Grant]:
+        """Every live (unexpired) grant, oldest first; never the tokens (only hashes are kept)."""
+        return [Grant(str(g), str(o), frozenset(str(s).split()), float(c), float(e), str(v))
+                for g, o, s, c, e, v in self._rows(
+                    "SELECT id, origin, scopes, created, expires, via FROM grants "
+                    "WHERE expires > ? ORDER BY created", time.time())]
+
     def has_grant(self, origin: str) -> bool:
         return bool(self._rows("SELECT 1 FROM grants WHERE origin = ? AND expires > ? LIMIT 1",
                                origin, time.time()))

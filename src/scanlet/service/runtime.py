@@ -8,6 +8,8 @@ from __future__ import annotations
 import asyncio
 import logging
 import threading
+import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -39,10 +41,27 @@ def sane_config_dir(home: Home, settings: Settings, demo: bool) -> Path | None:
     return settings.sane_config_dir
 
 
+@dataclass(frozen=True)
+class ListenerAddress:
+    """One socket the service listens on (``host`` as bound: ``127.0.0.1``, ``::1``, ...)."""
+
+    scheme: str  # http or https
+    host: str
+    port: int
+
+    @property
+    def url(self) -> str:
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"{self.scheme}://{host}:{self.port}"
+
+
 class Runtime:
     """The running core of one Scanlet home."""
 
     def __init__(self, home: Home, settings: Settings, *, demo: bool = False) -> None:
+        self.started = time.monotonic()
+        #: The bound sockets, filled in by ``scanlet serve`` (empty when used in-process).
+        self.listeners: list[ListenerAddress] = []
         self.home = home.create()
         self.settings = settings
         self.demo = demo

@@ -49,7 +49,7 @@ from scanlet.security.cert_task import CertificateTask, CheckReport, wants_task
 from scanlet.service import crash
 from scanlet.service.instance import InstanceLock
 from scanlet.service.logs import configure
-from scanlet.service.runtime import Runtime
+from scanlet.service.runtime import ListenerAddress, Runtime
 
 log = logging.getLogger(__name__)
 
@@ -279,6 +279,8 @@ def serve(home: Home, settings: Settings, *, demo: bool,
             lock.update(host=settings.host, http_port=by_scheme.get("http"),
                         https_port=by_scheme.get("https"))
             runtime = Runtime(home, settings, demo=demo)
+            runtime.listeners = [ListenerAddress(lis.scheme, sock.getsockname()[0], lis.port)
+                                 for lis in listeners for sock in lis.sockets]
             app = create_app(runtime)
             drain = max(1, int(settings.shutdown_grace / 2))
             servers = [_Server(_server_config(app, lis.context, drain)) for lis in listeners]
