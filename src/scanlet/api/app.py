@@ -25,6 +25,7 @@ from scanlet.api import (
     routes_system,
     routes_tasks,
     routes_upload,
+    routes_web,
 )
 from scanlet.security.middleware import AccessControl
 from scanlet.security.policy import AccessPolicy
@@ -53,6 +54,7 @@ def create_app(runtime: Runtime) -> FastAPI:
                    routes_import, routes_processing, routes_ocr, routes_tasks, routes_sessions,
                    routes_upload, docs_page, routes_admin, routes_access):
         app.include_router(module.router)
+    app.include_router(routes_web.router)
     settings = runtime.settings
     app.add_middleware(AccessControl, policy=AccessPolicy(settings, runtime.access),
                        max_body_bytes=settings.max_body_kb * 1024,

@@ -40,6 +40,12 @@ _PAIR_TOKEN = re.compile(r"^/v1/pair/[A-Za-z0-9_-]{1,64}/token$")
 _CONSENT_PAGE = re.compile(r"^/pair/[A-Za-z0-9_-]{1,64}$")
 _CONSENT_DECISION = re.compile(r"^/pair/[A-Za-z0-9_-]{1,64}/decision$")
 _PAGES = ("/v1/docs", "/v1/openapi.json")
+#: The service's own pages (routes_web), read-only: other methods stay API paths (default deny).
+_OWN_PAGES = ("/", "/admin", "/demo")
+#: The JavaScript SDK, which any page may load (routes_web: CORS ``*``).
+SDK_PREFIX = "/sdk/"
+#: The SDK and the scripts, styles and strings of the pages.
+_OWN_PAGE_PREFIXES = (SDK_PREFIX, "/web/")
 _IMPORT = re.compile(r"^/v1/documents/[A-Za-z0-9_-]{1,64}/import$")
 #: Any segment, not only valid ids: a request is counted before the route looks at the id.
 _OCR = re.compile(r"^/v1/documents/[^/]+/ocr$")
@@ -97,6 +103,8 @@ class Route:
 def classify(method: str, path: str) -> Route:
     """Which rules apply to a path; unknown paths are API paths (default deny)."""
     if path in _PAGES or _CONSENT_PAGE.match(path):
+        return Route("page")
+    if method in ("GET", "HEAD") and (path in _OWN_PAGES or path.startswith(_OWN_PAGE_PREFIXES)):
         return Route("page")
     if _CONSENT_DECISION.match(path):
         return Route("consent")
@@ -203,7 +211,10 @@ class AccessPolicy:
         if origin is None:
             raise OriginNotAllowed("a preflight needs an Origin")
         route = classify(facts.method, facts.path)
-        if route.kind != "public" and origin not in self.own(facts) \
+        # Any page may load the SDK (before it pairs), also when the browser asks first
+        # (a Private Network Access preflight for a module script).
+        sdk = route.kind == "page" and facts.path.startswith(SDK_PREFIX)
+        if route.kind != "public" and not sdk and origin not in self.own(facts) \
                 and not self.known_origin(origin):
             raise OriginNotAllowed(f"{origin} is not paired with this computer's Scanlet",
                                    origin=origin)
