@@ -51,10 +51,12 @@ def test_kill_9_serve_is_restarted_quickly_with_buffer_intact(
     new_pid, new_url = monitored.wait_serve(other_than=pid, timeout=15)
     took = time.monotonic() - killed
     # Within 3 s: the monitor adds its 0.5 s back-off to serve's own start-up (about 1.3 s
-    # here). A machine busy enough to slow that start-up down gets the same extra time.
-    [first_start] = re.findall(rf"serve \(pid {pid}\) answers on \S+ after ([\d.]+) s",
-                               monitored.log)
-    assert took < max(3.0, float(first_start) + 1.0), monitored.log
+    # here). A machine busy enough to slow a start-up down (the first one, or the restart's
+    # own) gets the same extra time; the monitor's own delay is checked exactly below.
+    starts = [float(t) for p in (pid, new_pid) for t in re.findall(
+        rf"serve \(pid {p}\) answers on \S+ after ([\d.]+) s", monitored.log)]
+    assert starts, monitored.log
+    assert took < max(3.0, max(starts) + 1.0), monitored.log
     assert _logged_gap(monitored.log, f"serve (pid {pid}) killed by SIGKILL",
                        f"started serve (pid {new_pid},") < 1.0
 
