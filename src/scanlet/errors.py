@@ -44,6 +44,8 @@ code unless it names its own. CLI exit codes: 1 internal/import/export/storage, 
     │   ├── DriverCrashed (driver_crashed)
     │   └── DriverTimeout (driver_timeout, 504)
     ├── JobStateError (job_state, 409)
+    ├── JobGone (job_gone, 410)                       compatibility API: a deleted job
+    ├── DocumentPasswordInvalid (document_password_invalid, 403)  compatibility API
     ├── StorageError (storage_error)
     │   └── PageCorrupt (page_corrupt)
     ├── ExportError (export_failed)
@@ -60,6 +62,7 @@ code unless it names its own. CLI exit codes: 1 internal/import/export/storage, 
     │   ├── TokenOriginMismatch (token_origin_mismatch)
     │   ├── ScopeNotGranted (scope_not_granted)
     │   ├── FetchModeNotAllowed (fetch_mode_not_allowed)
+    │   ├── ProductKeyRequired (product_key_required)   compatibility API: a call that needs a key
     │   ├── UploadTargetRefused (upload_target_refused)  an upload URL the policy refuses
     │   ├── UnsupportedMediaType (unsupported_media_type, 415)
     │   ├── PayloadTooLarge (payload_too_large, 413)
@@ -517,6 +520,34 @@ class CertificateError(ScanletError):
     code = "certificate_error"
     title = "HTTPS certificate error"
     exit_code = 9
+
+
+class JobGone(ScanletError):
+    """Compatibility API: the scan job was deleted (the reference answers 410, code -1034;
+    after a restart it no longer knows the job: 404)."""
+
+    code = "job_gone"
+    http_status = 410
+    title = "The job was deleted"
+    dwt_code = -1034
+
+
+class DocumentPasswordInvalid(ScanletError):
+    """Compatibility API: the document's password (``DWT-DOC-PASSWORD``) is missing or
+    wrong (the reference's 403, code -1043)."""
+
+    code = "document_password_invalid"
+    http_status = 403
+    title = "The password is not valid"
+    dwt_code = -1043
+
+
+class ProductKeyRequired(AccessError):
+    """Compatibility API: creating a scan job or reading barcodes needs a Scanlet API key as
+    the product key (the reference's 403, code -2800)."""
+
+    code = "product_key_required"
+    title = "The current product key is empty or invalid"
 
 
 class ServiceError(ScanletError):

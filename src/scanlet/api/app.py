@@ -27,6 +27,7 @@ from scanlet.api import (
     routes_upload,
     routes_web,
 )
+from scanlet.compat import routes_server as compat_server
 from scanlet.security.middleware import AccessControl
 from scanlet.security.policy import AccessPolicy
 from scanlet.service.runtime import Runtime
@@ -55,6 +56,8 @@ def create_app(runtime: Runtime) -> FastAPI:
                    routes_upload, docs_page, routes_admin, routes_access):
         app.include_router(module.router)
     app.include_router(routes_web.router)
+    for compat in (compat_server,):
+        app.include_router(compat.router)
     settings = runtime.settings
     app.add_middleware(AccessControl, policy=AccessPolicy(settings, runtime.access),
                        max_body_bytes=settings.max_body_kb * 1024,

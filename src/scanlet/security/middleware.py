@@ -8,12 +8,14 @@ every answer.
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Awaitable, Callable, MutableMapping
 from dataclasses import replace
 from typing import Any
 
 from scanlet.api.problems import problem_for
+from scanlet.compat.errors import dwt_response, is_compat_path
 from scanlet.errors import AccessError, PayloadTooLarge, RateLimited
 from scanlet.security.origins import parse_origin
 from scanlet.security.peer import same_user
@@ -21,6 +23,7 @@ from scanlet.security.policy import (
     ALLOWED_METHODS,
     ALLOWED_REQUEST_HEADERS,
     EXPOSED_HEADERS,
+    LEGACY_PRODUCT_KEY_HEADER,
     PRODUCT_KEY_HEADER,
     SAFE_METHODS,
     WS_PROTOCOL,
@@ -65,7 +68,8 @@ def read_facts(scope: Scope) -> tuple[Facts, dict[str, list[str]]]:
         hosts=headers.get("host", []),
         origins=headers.get("origin", []),
         authorization=headers.get("authorization", []),
-        product_keys=headers.get(PRODUCT_KEY_HEADER, []),
+        product_keys=[*headers.get(PRODUCT_KEY_HEADER, []),
+                      *headers.get(LEGACY_PRODUCT_KEY_HEADER, [])],
         content_type=_first(headers, "content-type"),
         has_body=bool(headers.get("transfer-encoding")) or length not in ("", "0"),
         fetch_site=_first(headers, "sec-fetch-site"),
@@ -107,9 +111,23 @@ class AccessControl:
                 and "access-control-request-method" in headers:
             await self._preflight(scope, receive, send, facts, headers)
             return
-        if self.policy.claims_own(facts):
+        route = classify(facts.method, facts.path)
+        if self.policy.claims_own(facts) or route.kind == "compat":
             facts = replace(facts, peer_trusted=same_user(scope.get("client"),
                                                           scope.get("server")))
+        compat_body: list[Message] | None = None
+        if route.kind == "compat" and not facts.websocket and facts.has_body \
+                and not facts.authorization and not [k for k in facts.product_keys if k.strip()]:
+            # The reference's older clients send the key as the JSON body's "license" field.
+            compat_body = await self._read_body(headers, receive)
+            if compat_body is None:
+                too_large = PayloadTooLarge(f"at most {self.max_body} bytes",
+                                            limit=self.max_body)
+                await self._refuse(scope, receive, send, too_large, None)
+                return
+            license_key = body_license(compat_body)
+            if license_key:
+                facts = replace(facts, product_keys=[license_key])
         try:
             verdict = self.policy.decide(facts)
             action = rate_limited_action(facts.method, facts.path)
@@ -128,6 +146,9 @@ class AccessControl:
             await self.app(scope, receive, self._ws_send(scope, send))
             return
         wrapped_send = self._http_send(facts, verdict.cors_origin, send)
+        if compat_body is not None:
+            await self.app(scope, _replay(compat_body, receive), wrapped_send)
+            return
         if facts.method in SAFE_METHODS or not facts.has_body:
             await self.app(scope, receive, wrapped_send)
             return
@@ -175,6 +196,10 @@ class AccessControl:
                       cors_origin: str | None) -> None:
         if scope["type"] == "websocket":
             await send({"type": "websocket.close", "code": 1008, "reason": exc.code})
+            return
+        facts, _ = read_facts(scope)
+        if is_compat_path(facts.path):
+            await dwt_response(exc)(scope, receive, self._http_send(facts, None, send))
             return
         response = problem_for(exc)
         if exc.http_status == 401:
@@ -262,6 +287,17 @@ def _secure_headers(headers: list[tuple[bytes, bytes]], api: bool,
         headers.append((b"access-control-expose-headers", ", ".join(EXPOSED_HEADERS).encode()))
         add(b"vary", b"Origin")
     return headers
+
+
+def body_license(messages: list[Message]) -> str | None:
+    """The ``license`` field of a JSON object body, whatever its Content-Type says."""
+    raw = b"".join(m.get("body", b"") for m in messages if m["type"] == "http.request")
+    try:
+        data = json.loads(raw)
+    except (ValueError, UnicodeDecodeError):
+        return None
+    value = data.get("license") if isinstance(data, dict) else None
+    return value.strip() if isinstance(value, str) and value.strip() else None
 
 
 def _replay(messages: list[Message], receive: Receive) -> Receive:

@@ -32,6 +32,8 @@ ALLOWED_METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE")
 EXPOSED_HEADERS = ("ETag", "Content-Disposition", "Retry-After", "Location")
 #: The product-key header of the compatibility API; native clients may send their key in it.
 PRODUCT_KEY_HEADER = "dwt-product-key"
+#: Its name in the reference's version 19.0.
+LEGACY_PRODUCT_KEY_HEADER = "x-dics-license-key"
 WS_TOKEN_PROTOCOL = "scanlet.bearer."
 WS_PROTOCOL = "scanlet"
 SAFE_METHODS = ("GET", "HEAD", "OPTIONS")
@@ -55,6 +57,10 @@ _UPLOAD = re.compile(r"^/v1/documents/[^/]+/upload$")
 BINARY_MEDIA_TYPES = ("application/octet-stream", "application/pdf", "image/jpeg", "image/png",
                       "image/tiff", "image/bmp", "image/webp")
 _ADMIN_PREFIXES = ("/v1/sites", "/v1/keys", "/v1/admin")
+#: The compatibility APIs (scanlet.compat): the reference's v19 API and its legacy one.
+_COMPAT_PREFIXES = ("/api/", "/DWTAPI/")
+_COMPAT_ROOTS = ("/api", "/DWTAPI")
+_COMPAT_SCANS = ("/api/device/scanners/jobs", "/DWTAPI/ScanJobs")
 
 
 @dataclass(frozen=True)
@@ -82,13 +88,16 @@ class Facts:
 class Principal:
     """Who a request acts for."""
 
-    kind: str  # self | site | key | anonymous
+    kind: str  # self | site | key | local (a compat call without a key) | anonymous
     id: str
     origin: str | None
     scopes: frozenset[str]
 
 
 ANONYMOUS = Principal("anonymous", "", None, frozenset())
+#: Who a keyless call of the compatibility API acts for: a program of this computer's user.
+LOCAL_PROGRAM = Principal("local", "local-program", None,
+                          frozenset({"scan", "files", "upload"}))
 
 
 @dataclass(frozen=True)
@@ -112,6 +121,8 @@ def classify(method: str, path: str) -> Route:
         return Route("public")
     if path.startswith(_ADMIN_PREFIXES):
         return Route("api", "admin")
+    if path.startswith(_COMPAT_PREFIXES) or path in _COMPAT_ROOTS:
+        return Route("compat", "scan")
     if _IMPORT.match(path):
         return Route("api", "files", binary=True)
     if _UPLOAD.match(path):
@@ -138,7 +149,7 @@ def rate_limited_action(method: str, path: str) -> RateLimitedAction | None:
     upload (``[limits] upload_tasks_per_minute``)."""
     if method != "POST":
         return None
-    if path == "/v1/jobs":
+    if path == "/v1/jobs" or path in _COMPAT_SCANS:
         return _SCAN_ACTION
     if _OCR.match(path):
         return _OCR_ACTION
@@ -229,6 +240,8 @@ class AccessPolicy:
         """Who the request acts for, or an AccessError. Host is checked first."""
         self.check_host(facts)
         route = classify(facts.method, facts.path)
+        if route.kind == "compat":
+            return self._compat(facts)
         origin = self.origin_of(facts)
         own = self.own(facts)
         # Beyond loopback anyone on the network could claim to be Scanlet's own page, so
@@ -253,6 +266,35 @@ class AccessPolicy:
         if route.scope not in principal.scopes:
             raise ScopeNotGranted(f"this needs the {route.scope!r} scope", scope=route.scope)
         return Verdict(principal, foreign)
+
+    def _compat(self, facts: Facts) -> Verdict:
+        """The compatibility APIs: programs on this computer only (see scanlet.compat)."""
+        own = self.own(facts)
+        for raw in facts.origins:
+            value = raw.strip().lower()
+            origin = parse_origin(raw)
+            # A web page: an http(s) origin, or the opaque "null" of sandboxed and file pages.
+            # Other schemes (the reference's .NET client sends dynamic-web-twain.net://...)
+            # are programs.
+            if value == "null" or (value.startswith(("http:", "https:")) and origin not in own):
+                raise OriginNotAllowed("the compatibility API is for programs on this "
+                                       "computer; web pages use the Scanlet SDK "
+                                       "(/sdk/scanlet.js)", origin=raw[:100])
+        if facts.fetch_site not in (None, "none", "same-origin"):
+            raise FetchModeNotAllowed("the compatibility API is not for web pages",
+                                      site=facts.fetch_site)
+        secret = self._bearer(facts)
+        if secret:
+            key = self.store.lookup_key(secret) if secret.startswith(KEY_PREFIX) else None
+            if key is None:
+                raise TokenInvalid("the product key is not a valid Scanlet API key "
+                                   "(scanlet keys create)")
+            if "scan" not in key.scopes:
+                raise ScopeNotGranted("this needs the 'scan' scope", scope="scan")
+            return Verdict(Principal("key", key.id, None, key.scopes), None)
+        if not self.remote and facts.peer_trusted:
+            return Verdict(LOCAL_PROGRAM, None)
+        raise Unauthorized("send a Scanlet API key (scanlet keys create) as DWT-PRODUCT-KEY")
 
     def _check_fetch_metadata(self, facts: Facts, route: Route, is_own: bool) -> None:
         mode = facts.fetch_mode
