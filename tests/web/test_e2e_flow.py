@@ -20,10 +20,9 @@ from typing import Any
 import httpx
 import pikepdf
 import pytest
-from playwright.sync_api import Browser, Page, sync_playwright
+from playwright.sync_api import Browser, Page
 
 from tests.conftest import Service, make_home, start_service
-from tests.security.browser import launch_chromium
 from tests.web.sdk_fixtures import SdkServer
 
 pytestmark = pytest.mark.timeout(120)
@@ -82,14 +81,6 @@ def service(tmp_path_factory: pytest.TempPathFactory, site: SdkServer) -> Iterat
     svc.kill()
 
 
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    with sync_playwright() as playwright:
-        chromium = launch_chromium(playwright)
-        yield chromium
-        chromium.close()
-
-
 def pages_of(service: Service, document_id: str) -> list[dict[str, Any]]:
     with service.client() as http:
         answer = http.get(f"/v1/documents/{document_id}/pages")
@@ -105,8 +96,8 @@ def thumb_box(page: Page, page_id: str) -> dict[str, float]:
 
 
 def test_scan_view_edit_export_and_upload_from_a_foreign_page(
-        browser: Browser, site: SdkServer, service: Service, tmp_path: Path) -> None:
-    context = browser.new_context(accept_downloads=True,
+        chromium: Browser, site: SdkServer, service: Service, tmp_path: Path) -> None:
+    context = chromium.new_context(accept_downloads=True,
                                   viewport={"width": 1280, "height": 800})
     try:
         run_flow(context.new_page(), site, service, tmp_path)

@@ -25,11 +25,10 @@ from typing import Any
 import httpx
 import pikepdf
 import pytest
-from playwright.sync_api import Browser, BrowserContext, Page, Playwright, expect, sync_playwright
+from playwright.sync_api import Browser, BrowserContext, Page, expect
 
 from scanlet import web
 from tests.conftest import Service, make_home, start_service
-from tests.security.browser import launch_chromium
 from tests.security.test_access_http import FOREIGN, as_site, pair
 
 pytestmark = pytest.mark.timeout(90)
@@ -52,19 +51,6 @@ def artifacts() -> Path:
 
 
 # Fixtures ---------------------------------------------------------------------------------
-
-
-@pytest.fixture(scope="module")
-def playwright() -> Iterator[Playwright]:
-    with sync_playwright() as pw:
-        yield pw
-
-
-@pytest.fixture(scope="module")
-def chromium(playwright: Playwright) -> Iterator[Browser]:
-    browser = launch_chromium(playwright)
-    yield browser
-    browser.close()
 
 
 @pytest.fixture

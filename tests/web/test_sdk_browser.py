@@ -20,10 +20,10 @@ from typing import Any
 import pikepdf
 import pytest
 from PIL import Image
-from playwright.sync_api import Browser, BrowserContext, Page, Playwright, sync_playwright
+from playwright.sync_api import Browser, BrowserContext, Page
 
 from tests.conftest import Service
-from tests.security.browser import NetworkLog, launch_chromium
+from tests.security.browser import NetworkLog
 from tests.web.sdk_fixtures import (
     SdkServer,
     connect_page,
@@ -39,19 +39,6 @@ FEEDER_3 = {"device": "sane:test:0", "source": "feeder", "mode": "gray", "resolu
 
 
 # Fixtures ---------------------------------------------------------------------------------
-
-@pytest.fixture(scope="module")
-def playwright() -> Iterator[Playwright]:
-    with sync_playwright() as pw:
-        yield pw
-
-
-@pytest.fixture(scope="module")
-def chromium(playwright: Playwright) -> Iterator[Browser]:
-    browser = launch_chromium(playwright)
-    yield browser
-    browser.close()
-
 
 @pytest.fixture(scope="module")
 def site() -> Iterator[SdkServer]:

@@ -27,14 +27,11 @@ from playwright.sync_api import (
     FloatRect,
     Locator,
     Page,
-    Playwright,
     ViewportSize,
-    sync_playwright,
 )
 
 from tests.conftest import Service, make_home, start_service
 from tests.helpers import job_events
-from tests.security.browser import launch_chromium
 from tests.web.viewer_fixtures import ViewerOrigin, allowed_origin_config, client_kind
 
 pytestmark = pytest.mark.timeout(90)
@@ -68,19 +65,6 @@ def svc(origin: ViewerOrigin, tmp_path_factory: pytest.TempPathFactory) -> Itera
     origin.service_url = service.url
     yield service
     service.kill()
-
-
-@pytest.fixture(scope="module")
-def playwright() -> Iterator[Playwright]:
-    with sync_playwright() as pw:
-        yield pw
-
-
-@pytest.fixture(scope="module")
-def chromium(playwright: Playwright) -> Iterator[Browser]:
-    browser = launch_chromium(playwright)
-    yield browser
-    browser.close()
 
 
 @pytest.fixture(scope="module")
