@@ -27,6 +27,8 @@ from collections.abc import Callable
 from pathlib import Path
 
 import httpx
+import service_process
+from service_process import auth
 from websockets.sync.client import connect
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -39,31 +41,10 @@ SCANIMAGE = ["scanimage", "-d", "test:0", "--source", "Automatic Document Feeder
              "-x", "210", "-y", "297", "--format=jpeg"]
 
 
-def auth(home: Path) -> dict[str, str]:
-    """The header the CLI authenticates with (the service writes its key at start-up)."""
-    return {"Authorization": f"Bearer {(home / 'keys' / 'cli.key').read_text().strip()}"}
-
-
 def start_service(home: Path, fsync: bool = True) -> tuple[subprocess.Popen[bytes], str]:
-    home.mkdir(parents=True, exist_ok=True)
-    (home / "user.ini").write_text("[devices]\ndemo_system_backends = false\n"
-                                   f"[buffer]\nfsync = {str(fsync).lower()}\n")
-    proc = subprocess.Popen([sys.executable, "-m", "scanlet", "serve", "--demo", "--home",
-                             str(home), "--port", "0"], stdout=subprocess.DEVNULL,
-                            stderr=subprocess.DEVNULL)
-    for _ in range(600):
-        try:
-            info = json.loads((home / "port.lock").read_text())
-            if info.get("http_port") and info["pid"] == proc.pid \
-                    and (home / "keys" / "cli.key").exists():
-                url = f"http://127.0.0.1:{info['http_port']}"
-                httpx.get(url + "/v1/health").raise_for_status()
-                return proc, url
-        except (OSError, ValueError, httpx.HTTPError):
-            pass
-        time.sleep(0.05)
-    proc.kill()
-    raise SystemExit("service did not start")
+    return service_process.start_service(
+        home, "[devices]\ndemo_system_backends = false\n"
+        f"[buffer]\nfsync = {str(fsync).lower()}\n")
 
 
 def run_job(http: httpx.Client, url: str, body: dict[str, object]) -> dict[str, object]:

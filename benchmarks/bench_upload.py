@@ -52,6 +52,8 @@ from websockets.sync.client import connect
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+import service_process  # noqa: E402
+from service_process import auth  # noqa: E402
 from tests.upload.nginx_server import Nginx, running_nginx  # noqa: E402
 
 from scanlet.security.policy import Principal  # noqa: E402
@@ -91,38 +93,13 @@ def make_pdf(path: Path, pages: int, distinct: int, **page: Any) -> None:
 # --- the service -------------------------------------------------------------------------------
 
 
-def auth(home: Path) -> dict[str, str]:
-    """The header the CLI authenticates with (the service writes its key at start-up)."""
-    return {"Authorization": f"Bearer {(home / 'keys' / 'cli.key').read_text().strip()}"}
-
-
 def start_service(home: Path, nginx: Nginx) -> tuple[subprocess.Popen[bytes], str]:
     """``scanlet serve --demo`` on a free port, nginx allowed as a development upload target,
     no per-minute limit on upload tasks (the benchmark starts more than the default 30)."""
-    home.mkdir(parents=True, exist_ok=True)
-    (home / "user.ini").write_text(
+    return service_process.start_service(home, (
         "[devices]\ndemo_system_backends = false\n"
         "[limits]\nupload_tasks_per_minute = 0\nmax_import_mb = 200\n"
-        f"[upload]\ndev_targets = {nginx.origin}\nretries = 0\ntimeout = 300\n")
-    proc = subprocess.Popen([sys.executable, "-m", "scanlet", "serve", "--demo", "--home",
-                             str(home), "--port", "0"], stdout=subprocess.DEVNULL,
-                            stderr=subprocess.DEVNULL, stdin=subprocess.DEVNULL)
-    for _ in range(600):
-        if proc.poll() is not None:
-            raise SystemExit(f"service exited with {proc.returncode}")
-        try:
-            info = json.loads((home / "port.lock").read_text())
-            if info.get("http_port") and info["pid"] == proc.pid \
-                    and (home / "keys" / "cli.key").exists():
-                url = f"http://127.0.0.1:{info['http_port']}"
-                httpx.get(url + "/v1/health").raise_for_status()
-                return proc, url
-        except (OSError, ValueError, httpx.HTTPError):
-            pass
-        time.sleep(0.05)
-    proc.kill()
-    proc.wait()
-    raise SystemExit("service did not start")
+        f"[upload]\ndev_targets = {nginx.origin}\nretries = 0\ntimeout = 300\n"))
 
 
 def stop_service(proc: subprocess.Popen[bytes]) -> None:
