@@ -310,6 +310,7 @@ class Settings:
     upload_retries: int = 3
     upload_timeout: float = 60.0
     upload_max_response_kb: int = 64
+    compat_twain_types: bool = False
     extra: dict[str, str] = field(default_factory=dict)
 
 
@@ -398,6 +399,7 @@ _KEYS: dict[str, _Key] = {
     "upload_timeout": _Key("upload", "timeout", _parse_positive, "seconds, a number > 0"),
     "upload_max_response_kb": _Key("upload", "max_response_kb", _parse_count,
                                    "kilobytes, an integer >= 0"),
+    "compat_twain_types": _Key("compat", "twain_types", _parse_bool, "true or false"),
 }
 
 
@@ -551,4 +553,7 @@ _SERVICE_CONFIG_TEMPLATE = """\
 # retries = 3
 # timeout = 60
 # max_response_kb = 64
+
+[compat]
+# twain_types = false
 """

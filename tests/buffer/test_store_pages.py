@@ -327,3 +327,33 @@ def test_closed_store_refuses(home: Home) -> None:
 def test_bad_key_length(home: Home) -> None:
     with pytest.raises(StorageError, match="32 bytes"):
         PageStore(home, b"short")
+
+
+# -- copying ----------------------------------------------------------------------------------
+
+
+def test_copy_page_into_another_document(store: PageStore) -> None:
+    source_doc, (first, second) = filled(store, 2)
+    store.update_page(second, tags=["invoice"], metadata={"n": 7})
+    target, existing = filled(store, 2)
+
+    copy = store.copy_page(second, target, to_index=1)
+    assert copy.id != second and copy.document_id == target and copy.index == 1
+    assert ids(store.list_pages(target)) == [existing[0], copy.id, existing[1]]
+    assert ids(store.list_pages(source_doc)) == [first, second]  # the original stays
+    assert store.read_original(copy.id) == store.read_original(second)
+    assert (copy.tags, copy.metadata, copy.version) == (["invoice"], {"n": 7}, 0)
+    appended = store.copy_page(first, target)
+    assert ids(store.list_pages(target))[-1] == appended.id
+    # Deleting the original leaves the copy readable (its own file).
+    store.delete_pages([second])
+    assert store.read_original(copy.id)
+
+
+def test_copy_page_errors(store: PageStore) -> None:
+    doc, (page,) = filled(store, 1)
+    with pytest.raises(InvalidSetting):
+        store.copy_page(page, doc, to_index=5)
+    with pytest.raises(PageNotFound):
+        store.copy_page("nope", doc)
+    assert ids(store.list_pages(doc)) == [page]  # nothing was added

@@ -27,7 +27,12 @@ from scanlet.api import (
     routes_upload,
     routes_web,
 )
+from scanlet.compat import routes_devices as compat_devices
+from scanlet.compat import routes_legacy as compat_legacy
+from scanlet.compat import routes_process as compat_process
 from scanlet.compat import routes_server as compat_server
+from scanlet.compat import routes_storage as compat_storage
+from scanlet.compat.jobs import DwtJobs
 from scanlet.security.middleware import AccessControl
 from scanlet.security.policy import AccessPolicy
 from scanlet.service.runtime import Runtime
@@ -42,6 +47,7 @@ def create_app(runtime: Runtime) -> FastAPI:
         try:
             yield
         finally:
+            await app.state.dwt_jobs.close()
             await runtime.close()
 
     app = FastAPI(
@@ -50,13 +56,15 @@ def create_app(runtime: Runtime) -> FastAPI:
         description="Local scanning service: devices, scan jobs, page buffer, exports.",
     )
     app.state.runtime = runtime
+    app.state.dwt_jobs = DwtJobs(runtime)  # the compatibility API's scan jobs
     problems.install(app)
     for module in (routes_system, routes_pairing, routes_devices, routes_jobs, routes_buffer,
                    routes_import, routes_processing, routes_ocr, routes_tasks, routes_sessions,
                    routes_upload, docs_page, routes_admin, routes_access):
         app.include_router(module.router)
     app.include_router(routes_web.router)
-    for compat in (compat_server,):
+    for compat in (compat_server, compat_storage, compat_process, compat_devices,
+                   compat_legacy):
         app.include_router(compat.router)
     settings = runtime.settings
     app.add_middleware(AccessControl, policy=AccessPolicy(settings, runtime.access),

@@ -343,6 +343,43 @@ class PageStore:
             self._renditions.keep_preview(info.id, digest, preview)
         return info
 
+    def copy_page(self, page_id: str, document_id: str, *,
+                  to_index: int | None = None) -> PageInfo:
+        """Copy a page's current image (with its dpi, source, tags and metadata, not its edit
+        history) into a document as a new page; the original stays where it is.
+
+        The copy is inserted at the 0-based ``to_index`` (0 to the document's page count;
+        ``None`` appends). Its bytes are read back and verified, then written under a fresh
+        encryption nonce, through the same durable add path as an import. PageNotFound,
+        DocumentNotFound, PageCorrupt, InvalidSetting (``to_index`` out of range).
+        """
+        stored = self._stored(page_id)
+        info = stored.info
+        data = self._original(stored, cache=False)
+        facts = ImageFacts(format=info.format, width=info.width, height=info.height,
+                           mode=info.mode, bit_depth=info.bit_depth, pil_mode="", dpi=info.dpi)
+
+        def place(destination: Path) -> Callable[[], None]:
+            try:
+                write_encrypted(destination, self._key, data, fsync=self._fsync)
+            except OSError as exc:
+                raise StorageError(f"cannot write the page file: {exc}") from exc
+            return lambda: destination.unlink(missing_ok=True)
+
+        with self._locked("copy_page") as conn:  # check the target before writing a file
+            order = index.page_order(conn, document_id)
+        if to_index is not None and not 0 <= to_index <= len(order):
+            raise InvalidSetting(f"to_index must be 0-{len(order)}", field="to_index",
+                                 allowed=[0, len(order)])
+        copy = self._add(document_id, facts, stored.sha256, len(data), place, dpi=info.dpi,
+                         source=info.source, job_id=None)
+        if info.tags or info.metadata:
+            copy = self.update_page(copy.id, tags=info.tags, metadata=info.metadata)
+        if to_index is not None and to_index < copy.index:
+            self.move_pages(document_id, [copy.id], to_index)
+            copy = self.get_page(copy.id)
+        return copy
+
     @staticmethod
     def _checked_image(data: bytes, fmt: ImageFormat) -> tuple[ImageFacts, bytes | None]:
         """Facts of image bytes from outside (an import, an edit), fully decoded to prove them
