@@ -19,16 +19,9 @@ from dynamsoftservice import ScannerController, ScannerType
 from PIL import Image
 
 from tests.compat.test_storage import QR_TEXT, import_pages, qr_image, source_url
-from tests.conftest import Service, make_home, start_service
+from tests.conftest import Service
 
 PAGES = 3
-
-
-@pytest.fixture(scope="module")
-def service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Service]:
-    svc = start_service(make_home(tmp_path_factory.mktemp("client-storage") / "home"))
-    yield svc
-    svc.kill()
 
 
 @pytest.fixture

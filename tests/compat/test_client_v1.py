@@ -10,13 +10,11 @@ import json
 import os
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 
-import pytest
 from PIL import Image
 
-from tests.conftest import Service, make_home, start_service
+from tests.conftest import Service
 
 CLIENT_DIR = Path(__file__).resolve().parents[2] / ".venv" / "dwt-client-1.0.0"
 
@@ -41,13 +39,6 @@ print(json.dumps({"version": dynamsoftservice.__version__, "module": dynamsoftse
                   "every": len(every), "sane": len(sane), "twain": len(twain), "job": job,
                   "files": files, "after_delete": len(streams)}))
 """
-
-
-@pytest.fixture(scope="module")
-def service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Service]:
-    svc = start_service(make_home(tmp_path_factory.mktemp("client-v1") / "home"))
-    yield svc
-    svc.kill()
 
 
 def test_client_1_0_0_lists_scans_reads_until_410_and_deletes(service: Service,

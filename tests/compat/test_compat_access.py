@@ -7,30 +7,13 @@ from __future__ import annotations
 import os
 import shutil
 import sys
-from collections.abc import Iterator
-from typing import Any
 
 import httpx
 import pytest
 
-from tests.conftest import Service, make_home, start_service
+from tests.compat.conftest import dwt_error
+from tests.conftest import Service
 from tests.security.test_other_users import as_user
-
-
-@pytest.fixture(scope="module")
-def service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Service]:
-    svc = start_service(make_home(tmp_path_factory.mktemp("compat") / "home"))
-    yield svc
-    svc.kill()
-
-
-def dwt_error(answer: httpx.Response, status: int, code: int) -> dict[str, Any]:
-    """The reference's error body: {code, message, statusCode}."""
-    assert answer.status_code == status, answer.text
-    body: dict[str, Any] = answer.json()
-    assert body["code"] == code and body["statusCode"] == status, body
-    assert isinstance(body["message"], str) and body["message"]
-    return body
 
 
 def test_a_program_of_this_user_needs_no_key(service: Service) -> None:

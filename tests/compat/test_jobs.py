@@ -16,7 +16,7 @@ import httpx
 import pytest
 from PIL import Image
 
-from tests.compat.test_compat_access import dwt_error
+from tests.compat.conftest import dwt_error
 from tests.conftest import Service, make_home, start_service
 
 JOBS = "/api/device/scanners/jobs"
@@ -33,13 +33,6 @@ def service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Service]:
     svc = start_service(home)
     yield svc
     svc.kill()
-
-
-@pytest.fixture
-def http(service: Service) -> Iterator[httpx.Client]:
-    """A client as the reference's: the key only where it is needed (job creation)."""
-    with httpx.Client(base_url=service.url, timeout=30) as client:
-        yield client
 
 
 def create(http: httpx.Client, service: Service, status: int = 201, **body: Any,

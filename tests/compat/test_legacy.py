@@ -11,23 +11,10 @@ import httpx
 import pytest
 from PIL import Image
 
-from tests.compat.test_compat_access import dwt_error
+from tests.compat.conftest import dwt_error
 from tests.conftest import Service, make_home, start_service
 
 TEST0 = '{"scanlet":1,"id":"sane:test:0"}'
-
-
-@pytest.fixture(scope="module")
-def service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Service]:
-    svc = start_service(make_home(tmp_path_factory.mktemp("compat-legacy") / "home"))
-    yield svc
-    svc.kill()
-
-
-@pytest.fixture
-def http(service: Service) -> Iterator[httpx.Client]:
-    with httpx.Client(base_url=service.url, timeout=30) as client:
-        yield client
 
 
 def scan(http: httpx.Client, service: Service, config: dict[str, object]) -> str:

@@ -5,8 +5,6 @@ code."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import httpx
 import pytest
 from PIL import Image
@@ -19,16 +17,9 @@ from tests.compat.test_storage import (
     scan_pages,
     source_url,
 )
-from tests.conftest import Service, make_home, start_service
+from tests.conftest import Service
 
 QR_FORMAT = 0x4000000  # DBR's BF_QR_CODE
-
-
-@pytest.fixture(scope="module")
-def service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Service]:
-    svc = start_service(make_home(tmp_path_factory.mktemp("process") / "home"))
-    yield svc
-    svc.kill()
 
 
 @pytest.fixture(scope="module")

@@ -11,7 +11,6 @@ import stat
 import subprocess
 import time
 import uuid
-from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -24,6 +23,7 @@ import zxingcpp
 from pikepdf.models.metadata import decode_pdf_date
 from PIL import Image, ImageDraw
 
+from tests.compat.conftest import dwt_error
 from tests.conftest import Service, make_home, start_service
 
 DPI = 100
@@ -32,23 +32,7 @@ WIDTHS = (200, 300, 400)
 QR_TEXT = "Scanlet compat QR 8"
 
 
-@pytest.fixture(scope="module")
-def service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Service]:
-    svc = start_service(make_home(tmp_path_factory.mktemp("storage") / "home"))
-    yield svc
-    svc.kill()
-
-
 # -- helpers (also used by test_process.py and test_client_storage.py) ------------------------
-
-
-def dwt_error(answer: httpx.Response, status: int, code: int) -> dict[str, Any]:
-    """The reference's error body: {code, message, statusCode}."""
-    assert answer.status_code == status, answer.text
-    body: dict[str, Any] = answer.json()
-    assert body["code"] == code and body["statusCode"] == status, body
-    assert isinstance(body["message"], str) and body["message"]
-    return body
 
 
 def source_url(service: Service, page_id: str, job: str | None = None) -> str:
