@@ -59,6 +59,7 @@ class JobManager:
         self._jobs: dict[str, _RunningJob] = {}
         self._background: set[asyncio.Task[None]] = set()
         self._starting: set[str] = set()
+        self._reserved: dict[str, str] = {}  # device -> holder (see reserve)
 
     async def start(self) -> list[str]:
         """Mark jobs left unfinished by a previous run as interrupted."""
@@ -67,12 +68,33 @@ class JobManager:
             log.warning("jobs interrupted by the previous shutdown: %s", ", ".join(interrupted))
         return interrupted
 
-    async def create(self, request: JobRequest) -> JobInfo:
+    def reserve(self, device: str, holder: str) -> None:
+        """Keep ``device`` for ``holder``, a job that starts later (a pending job of the
+        compatibility API, which locks its scanner as the reference does): other jobs get
+        DeviceBusy until :meth:`release`, or until ``holder`` starts its own job."""
+        current = self._reserved.get(device)
+        if current is not None and current != holder:
+            raise DeviceBusy(f"{device} is reserved for a pending job; wait for it to finish",
+                             device=device)
+        self._reserved[device] = holder
+
+    def release(self, holder: str) -> None:
+        """Drop what ``holder`` reserved (nothing if it holds nothing)."""
+        for device in [d for d, h in self._reserved.items() if h == holder]:
+            del self._reserved[device]
+
+    async def create(self, request: JobRequest, *, holder: str | None = None) -> JobInfo:
         """Validate the request against the device, then start the job in the background.
 
-        A device runs one job at a time: a second job for a device with one still running is
-        refused with DeviceBusy (409) before anything is created.
+        A device runs one job at a time: a second job for a device with one still running, or
+        reserved by another ``holder`` (see :meth:`reserve`), is refused with DeviceBusy (409)
+        before anything is created.
         """
+        reserved = self._reserved.get(request.device)
+        if reserved is not None and reserved != holder:
+            raise DeviceBusy(f"{request.device} is reserved for a pending job of the "
+                             "compatibility API; wait for it to finish or delete it",
+                             device=request.device)
         for other in self._jobs.values():
             if other.info.settings.device == request.device and not other.info.state.finished:
                 raise DeviceBusy(f"{request.device} is scanning for job {other.info.id}; wait "

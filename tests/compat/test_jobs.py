@@ -18,6 +18,7 @@ from PIL import Image
 
 from tests.compat.conftest import dwt_error
 from tests.conftest import Service, make_home, start_service
+from tests.helpers import job_events
 
 JOBS = "/api/device/scanners/jobs"
 TEST0 = '{"scanlet":1,"id":"sane:test:0"}'
@@ -71,6 +72,31 @@ def test_a_pending_job_holds_its_device(http: httpx.Client, service: Service) ->
     second = create(http, service, device=TEST1, autoRun=False)  # released
     delete(http, second["jobuid"])
     delete(http, first["jobuid"])
+
+
+def test_a_pending_job_locks_its_device_for_v1_jobs_too(http: httpx.Client,
+                                                        service: Service) -> None:
+    pending = create(http, service, device=TEST1, autoRun=False)
+    v1_job = {"device": "sane:test:1", "mode": "gray", "resolution": 75}
+    with service.client() as v1:
+        busy = v1.post("/v1/jobs", json=v1_job)
+        assert busy.status_code == 409 and busy.json()["code"] == "device_busy", busy.text
+        assert "pending" in busy.json()["detail"]
+        # Started, the job scans; finished, it lets the device go.
+        started = http.patch(f"{JOBS}/{pending['jobuid']}", json={"status": "running"})
+        assert started.status_code == 200, started.text
+        wait_status(http, pending["jobuid"], "completed")
+        free = v1.post("/v1/jobs", json=v1_job)
+        assert free.status_code == 201, free.text
+        job_events(service.url, free.json()["id"], headers=service.auth)
+        # A deleted pending job lets it go as well.
+        again = create(http, service, device=TEST1, autoRun=False)
+        assert v1.post("/v1/jobs", json=v1_job).status_code == 409
+        delete(http, again["jobuid"])
+        last = v1.post("/v1/jobs", json=v1_job)
+        assert last.status_code == 201, last.text
+        job_events(service.url, last.json()["id"], headers=service.auth)
+    delete(http, pending["jobuid"])
 
 
 def test_state_rules(http: httpx.Client, service: Service) -> None:

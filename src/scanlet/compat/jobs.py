@@ -160,6 +160,9 @@ class DwtJobs:
             await self._rt.devices.validate(request.scan_settings())
             job = DwtJob(uid=str(uuid.uuid4()), owner=owner, device=device,
                          device_type=device_type, request=request, job_timeout=job_timeout)
+            # The scanner is locked for the job, as the reference does: the worker stays, and
+            # no other job (of this API or /v1) may scan on it until the job is done.
+            self._rt.jobs.reserve(device.id, job.holder)
             self._rt.devices.hold(job.holder, device.id)
             self._jobs[job.uid] = job
             self.last_device = device.id
@@ -168,7 +171,7 @@ class DwtJobs:
                     await self._start(job)
                 except BaseException:
                     self._jobs.pop(job.uid, None)
-                    self._rt.devices.let_go(job.holder)
+                    self._let_go(job)
                     raise
             else:
                 self._arm_timeout(job)
@@ -211,7 +214,7 @@ class DwtJobs:
             if not done:
                 log.warning("compat scan job %s did not stop within %.0f s; deleting the "
                             "pages stored so far", job.uid, DELETE_GRACE)
-        self._rt.devices.let_go(job.holder)
+        self._let_go(job)
         removed = await asyncio.to_thread(self._remove_pages, job)
         self._jobs.pop(job.uid, None)
         self._deleted[job.uid] = None
@@ -224,7 +227,7 @@ class DwtJobs:
         self._closing = True
         for job in list(self._jobs.values()):
             self._disarm_timeout(job)
-            self._rt.devices.let_go(job.holder)
+            self._let_go(job)
         watchers = [j.watcher for j in self._jobs.values()
                     if j.watcher is not None and not j.watcher.done()]
         for task in [*watchers, *self._background]:
@@ -342,11 +345,12 @@ class DwtJobs:
                                            None, {"compat_job": job.uid})
         request = job.request.model_copy(update={"document_id": document.id})
         try:
-            info = await self._rt.jobs.create(request)
+            info = await self._rt.jobs.create(request, holder=job.holder)
         except BaseException:
             with contextlib.suppress(ScanletError):
                 await asyncio.to_thread(store.delete_document, document.id)
             raise
+        self._rt.jobs.release(job.holder)  # the running job itself keeps the device now
         self._disarm_timeout(job)
         job.core_id, job.document_id, job.state = info.id, document.id, DwtState.RUNNING
         job.changed()
@@ -373,9 +377,14 @@ class DwtJobs:
                 problem = _problem(error, state)
             self._finish(job, _FINAL.get(state, DwtState.FAULTED), problem)
 
+    def _let_go(self, job: DwtJob) -> None:
+        """The job no longer needs its device: its worker may stop, other jobs may scan."""
+        self._rt.jobs.release(job.holder)
+        self._rt.devices.let_go(job.holder)
+
     def _finish(self, job: DwtJob, state: DwtState, problem: tuple[int, str] | None) -> None:
         job.state, job.error, job.finished_at = state, problem, time.monotonic()
-        self._rt.devices.let_go(job.holder)
+        self._let_go(job)
         job.changed()
         if not job.deleted:
             self._arm_timeout(job)
