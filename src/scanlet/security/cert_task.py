@@ -11,7 +11,6 @@ instead of ``serve``.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import datetime as dt
 import logging
 import sys
@@ -19,6 +18,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from scanlet.background import BackgroundTask
 from scanlet.config import Home, Settings, is_remote
 from scanlet.errors import ScanletError
 from scanlet.security import certs, truststore
@@ -101,35 +101,26 @@ def check_certificates(
     return report
 
 
-class CertificateTask:
+class CertificateTask(BackgroundTask):
     """Runs :func:`check_certificates` at start and then every ``settings.cert_check_hours``.
 
     ``on_checked`` runs in the event loop after every round (the service reloads its TLS
     certificate there when the file changed). Failures are logged; the task keeps going.
     """
 
+    task_name = "scanlet-cert-check"
+
     def __init__(self, home: Home, settings: Settings, *,
                  on_checked: Callable[[CheckReport], None] | None = None,
                  user_home: Path | None = None) -> None:
+        super().__init__()
         self.home = home
         self.settings = settings
         self.on_checked = on_checked
         self.user_home = user_home
         self.rounds = 0
-        self._task: asyncio.Task[None] | None = None
 
-    def start(self) -> None:
-        if self._task is None:
-            self._task = asyncio.create_task(self._run(), name="scanlet-cert-check")
-
-    async def stop(self) -> None:
-        task, self._task = self._task, None
-        if task is not None:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
-
-    async def _run(self) -> None:
+    async def run(self) -> None:
         period = self.settings.cert_check_hours * 3600
         while True:
             await self.run_once()

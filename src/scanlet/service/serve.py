@@ -41,6 +41,7 @@ from uvicorn.config import STARTUP_FAILURE
 from uvicorn.lifespan.on import LifespanOn
 
 from scanlet.api.app import create_app
+from scanlet.background import BackgroundTask
 from scanlet.config import Home, Settings, is_remote
 from scanlet.errors import ConfigError
 from scanlet.memory import reuse_page_buffers
@@ -173,26 +174,17 @@ class TlsReloader:
         log.info("HTTPS now uses the renewed certificate %s", self.cert_file)
 
 
-class _CertificateWatch:
+class _CertificateWatch(BackgroundTask):
     """Under the monitor, which runs the certificate task: reload a renewed certificate."""
 
     PERIOD = 60.0
+    task_name = "scanlet-cert-watch"
 
     def __init__(self, reloader: TlsReloader) -> None:
+        super().__init__()
         self.reloader = reloader
-        self._task: asyncio.Task[None] | None = None
 
-    def start(self) -> None:
-        self._task = asyncio.create_task(self._run(), name="scanlet-cert-watch")
-
-    async def stop(self) -> None:
-        task, self._task = self._task, None
-        if task is not None:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
-
-    async def _run(self) -> None:
+    async def run(self) -> None:
         while True:
             await asyncio.sleep(self.PERIOD)
             try:
