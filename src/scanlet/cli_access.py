@@ -18,9 +18,9 @@ from rich.markup import escape
 from rich.table import Table
 
 from scanlet.config import load_settings, resolve_home
-from scanlet.errors import InvalidSetting, NotFound, ScanletError
+from scanlet.errors import NotFound, ScanletError
 from scanlet.security.access import ALL_SCOPES, WEB_SCOPES, AccessStore, check_scopes
-from scanlet.security.origins import parse_origin
+from scanlet.security.origins import require_origin
 
 sites_app = typer.Typer(no_args_is_help=True, help="Web sites allowed to use the scanners.")
 keys_app = typer.Typer(no_args_is_help=True, help="API keys of native (non-browser) clients.")
@@ -50,14 +50,6 @@ def _when(timestamp: float | None) -> str:
     return dt.datetime.fromtimestamp(timestamp).strftime("%Y-%m-%d %H:%M")
 
 
-def _origin(raw: str) -> str:
-    origin = parse_origin(raw)
-    if origin is None:
-        raise InvalidSetting(f"{raw!r} is not a web origin like https://app.example.com",
-                             field="origin")
-    return origin
-
-
 @sites_app.command("list")
 def sites_list(home: HomeOpt = None) -> None:
     """Sites allowed in the config, by an admin, or paired by the user."""
@@ -80,7 +72,7 @@ def sites_allow(
 ) -> None:
     """Pre-approve a site: its pages get a token without asking the user."""
     with _store(home) as store:
-        site = store.allow_site(_origin(origin), check_scopes(scopes.split(",")))
+        site = store.allow_site(require_origin(origin), check_scopes(scopes.split(",")))
         out.print(f"allowed {site.origin} ({' '.join(sorted(site.scopes))})")
 
 
@@ -91,7 +83,7 @@ def sites_revoke(
 ) -> None:
     """Revoke a site: its tokens stop working at once."""
     with _store(home) as store:
-        canonical = _origin(origin)
+        canonical = require_origin(origin)
         if not store.revoke_site(canonical):
             raise NotFound(f"{canonical} has no tokens and is not allowed by an admin "
                            "(sites in scanlet.ini are removed there)")

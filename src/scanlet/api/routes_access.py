@@ -30,7 +30,7 @@ from scanlet.security.access import (
     Grant,
     check_scopes,
 )
-from scanlet.security.origins import parse_origin
+from scanlet.security.origins import require_origin
 from scanlet.service.runtime import Runtime
 
 router = APIRouter(prefix="/v1", tags=["access"])
@@ -78,14 +78,6 @@ class SiteInfo(BaseModel):
                     "an origin only listed in scanlet.ini")
 
 
-def _canonical(raw: str) -> str:
-    origin = parse_origin(raw)
-    if origin is None:
-        raise InvalidSetting(f"{raw[:100]!r} is not a web origin like https://app.example.com",
-                             field="origin")
-    return origin
-
-
 @router.get("/sites", summary="Sites allowed to use Scanlet: paired, admin-allowed, configured")
 def list_sites(rt: Rt) -> list[SiteInfo]:
     store = rt.access
@@ -123,7 +115,7 @@ def revoke_site(origin: str, rt: Rt) -> Response:
     """``origin`` is the exact origin, URL-encoded (``encodeURIComponent``), e.g.
     ``/v1/sites/https%3A%2F%2Fapp.example.com``. Its tokens stop working at once. Origins
     listed in ``[security] allowed_origins`` stay allowed: they are removed in scanlet.ini."""
-    canonical = _canonical(origin)
+    canonical = require_origin(origin)
     if not rt.access.revoke_site(canonical):
         raise NotFound(f"{canonical} has no tokens and is not allowed by an admin (sites in "
                        "scanlet.ini are removed there)", origin=canonical)

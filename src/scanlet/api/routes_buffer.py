@@ -230,19 +230,36 @@ async def export_document(
     document = await asyncio.to_thread(rt.store.get_document, document_id)
     wanted = [p for p in pages.split(",") if p] if pages else None
     page_ids = await asyncio.to_thread(page_selection, rt, document_id, wanted)
-    # Small exports stay in memory; larger ones go to an unnamed file in the cache folder.
-    spool = cast(BinaryIO, tempfile.SpooledTemporaryFile(  # noqa: SIM115 - closed by the stream
+    spool, media_type = await asyncio.to_thread(export_to_spool, rt, page_ids, format,
+                                                options)
+    name = f"{document.name or document.id}.{EXPORT_EXTENSIONS.get(media_type, 'bin')}"
+    return file_response(spool, media_type, name)
+
+
+def new_spool(rt: Runtime) -> BinaryIO:
+    """A temporary file for an export: in memory while small, else an unnamed file in the
+    cache folder."""
+    return cast(BinaryIO, tempfile.SpooledTemporaryFile(
         max_size=SPOOL_IN_MEMORY, mode="w+b", dir=str(rt.home.cache)))
+
+
+def export_to_spool(rt: Runtime, page_ids: list[str], fmt: ExportFormat,
+                    options: ExportOptions | None) -> tuple[BinaryIO, str]:
+    """Export ``page_ids`` into a new spool (left at its end) and give its media type."""
+    spool = new_spool(rt)
     try:
-        media_type = await asyncio.to_thread(export_pages, rt.store, page_ids, format, spool,
-                                             options=options)
+        return spool, export_pages(rt.store, page_ids, fmt, spool, options=options)
     except BaseException:
         spool.close()
         raise
+
+
+def file_response(spool: BinaryIO, media_type: str, file_name: str) -> StreamingResponse:
+    """Stream a spool written up to its end as a download named ``file_name`` (made safe);
+    the spool is closed when the stream ends."""
     size = spool.tell()
     spool.seek(0)
-    name = f"{document.name or document.id}.{EXPORT_EXTENSIONS.get(media_type, 'bin')}"
-    safe = "".join(c if c.isalnum() or c in "-_." else "_" for c in name)
+    safe = "".join(c if c.isalnum() or c in "-_." else "_" for c in file_name)
     return StreamingResponse(
         _stream(spool), media_type=media_type,
         headers={"Content-Disposition": f'attachment; filename="{safe}"',

@@ -328,15 +328,8 @@ class PageStore:
                                  allowed=[s.value for s in Source]) from exc
         facts, preview = self._checked_image(data, fmt)
 
-        def place(destination: Path) -> Callable[[], None]:
-            try:
-                write_encrypted(destination, self._key, data, fsync=self._fsync)
-            except OSError as exc:
-                raise StorageError(f"cannot write the page file: {exc}") from exc
-            return lambda: destination.unlink(missing_ok=True)
-
         digest = hashlib.sha256(data).hexdigest()
-        info = self._add(document_id, facts, digest, len(data), place,
+        info = self._add(document_id, facts, digest, len(data), self._placer(data),
                          dpi=float(dpi) if dpi is not None else (facts.dpi or DEFAULT_DPI),
                          source=source, job_id=None)
         if preview is not None:
@@ -359,6 +352,23 @@ class PageStore:
         facts = ImageFacts(format=info.format, width=info.width, height=info.height,
                            mode=info.mode, bit_depth=info.bit_depth, pil_mode="", dpi=info.dpi)
 
+        with self._locked("copy_page") as conn:  # check the target before writing a file
+            order = index.page_order(conn, document_id)
+        if to_index is not None and not 0 <= to_index <= len(order):
+            raise InvalidSetting(f"to_index must be 0-{len(order)}", field="to_index",
+                                 allowed=[0, len(order)])
+        copy = self._add(document_id, facts, stored.sha256, len(data), self._placer(data),
+                         dpi=info.dpi, source=info.source, job_id=None)
+        if info.tags or info.metadata:
+            copy = self.update_page(copy.id, tags=info.tags, metadata=info.metadata)
+        if to_index is not None and to_index < copy.index:
+            self.move_pages(document_id, [copy.id], to_index)
+            copy = self.get_page(copy.id)
+        return copy
+
+    def _placer(self, data: bytes) -> Callable[[Path], Callable[[], None]]:
+        """For :meth:`_add`: writes ``data`` encrypted as the new page file and gives back
+        how to remove it again (when the database commit fails)."""
         def place(destination: Path) -> Callable[[], None]:
             try:
                 write_encrypted(destination, self._key, data, fsync=self._fsync)
@@ -366,19 +376,7 @@ class PageStore:
                 raise StorageError(f"cannot write the page file: {exc}") from exc
             return lambda: destination.unlink(missing_ok=True)
 
-        with self._locked("copy_page") as conn:  # check the target before writing a file
-            order = index.page_order(conn, document_id)
-        if to_index is not None and not 0 <= to_index <= len(order):
-            raise InvalidSetting(f"to_index must be 0-{len(order)}", field="to_index",
-                                 allowed=[0, len(order)])
-        copy = self._add(document_id, facts, stored.sha256, len(data), place, dpi=info.dpi,
-                         source=info.source, job_id=None)
-        if info.tags or info.metadata:
-            copy = self.update_page(copy.id, tags=info.tags, metadata=info.metadata)
-        if to_index is not None and to_index < copy.index:
-            self.move_pages(document_id, [copy.id], to_index)
-            copy = self.get_page(copy.id)
-        return copy
+        return place
 
     @staticmethod
     def _checked_image(data: bytes, fmt: ImageFormat) -> tuple[ImageFacts, bytes | None]:

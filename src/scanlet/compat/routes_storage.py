@@ -27,10 +27,8 @@ import logging
 import math
 import os
 import re
-import tempfile
-from collections.abc import Iterator
 from datetime import datetime
-from typing import IO, Annotated, Any, BinaryIO, cast
+from typing import Annotated, Any, BinaryIO
 
 import pikepdf
 from fastapi import APIRouter, Depends, Request, Response
@@ -38,7 +36,8 @@ from fastapi.responses import StreamingResponse
 from pydantic import ValidationError
 
 from scanlet.api.deps import runtime
-from scanlet.codecs.export import ExportFormat, export_pages
+from scanlet.api.routes_buffer import export_to_spool, file_response, new_spool
+from scanlet.codecs.export import ExportFormat
 from scanlet.codecs.options import DocumentMetadata, ExportOptions, TiffCompression
 from scanlet.compat.bodies import json_body
 from scanlet.compat.passwords import (
@@ -62,7 +61,6 @@ Passwords = Annotated[DocumentPasswords, Depends(for_request)]
 DOCUMENT_NAME = "DWT document"
 #: Where a document's reference ``metadata`` (custom data) lives in its buffer metadata.
 METADATA_KEY = "dwt_metadata"
-SPOOL_IN_MEMORY = 64 * 2**20
 
 #: ``type`` -> Scanlet export format.
 CONTENT_TYPES: dict[str, ExportFormat] = {
@@ -322,11 +320,11 @@ def _selection(rt: Runtime, document_id: str, raw: str, fmt: ExportFormat) -> li
     return chosen
 
 
-def _encrypt(spool: BinaryIO, password: str, workdir: str) -> BinaryIO:
-    """The PDF in ``spool`` encrypted with AES-256 (``password`` opens and owns it)."""
+def _encrypt(spool: BinaryIO, password: str, rt: Runtime) -> BinaryIO:
+    """The PDF in ``spool`` encrypted with AES-256 (``password`` opens and owns it), in a new
+    spool left at its end; ``spool`` is closed."""
     spool.seek(0)
-    out = cast(BinaryIO, tempfile.SpooledTemporaryFile(  # noqa: SIM115 - the caller closes it
-        max_size=SPOOL_IN_MEMORY, mode="w+b", dir=workdir))
+    out = new_spool(rt)
     try:
         try:
             with pikepdf.open(spool) as pdf:
@@ -337,8 +335,9 @@ def _encrypt(spool: BinaryIO, password: str, workdir: str) -> BinaryIO:
     except BaseException:
         out.close()
         raise
+    finally:
+        spool.close()
     out.seek(0, os.SEEK_END)
-    spool.close()
     return out
 
 
@@ -382,35 +381,13 @@ async def content(document_id: str, request: Request, rt: Rt,
     if file_password and fmt != "pdf":
         raise InvalidSetting("only PDF files can be protected by a password; ask for "
                              "type=application/pdf or leave password empty", field="password")
-    workdir = str(rt.home.cache)
 
-    def run() -> tuple[BinaryIO, str, int]:
+    def run() -> tuple[BinaryIO, str]:
         open_document(rt, passwords, request, document_id)
         page_ids = _selection(rt, document_id, request.query_params.get("pages") or "", fmt)
-        spool = cast(BinaryIO, tempfile.SpooledTemporaryFile(  # noqa: SIM115 - streamed
-            max_size=SPOOL_IN_MEMORY, mode="w+b", dir=workdir))
-        try:
-            media_type = export_pages(rt.store, page_ids, fmt, spool, options=options)
-            if file_password:
-                spool = _encrypt(spool, file_password, workdir)
-        except BaseException:
-            spool.close()
-            raise
-        size = spool.tell()
-        spool.seek(0)
-        return spool, media_type, size
+        spool, media_type = export_to_spool(rt, page_ids, fmt, options)
+        return (_encrypt(spool, file_password, rt) if file_password else spool), media_type
 
-    spool, media_type, size = await asyncio.to_thread(run)
+    spool, media_type = await asyncio.to_thread(run)
     extension = {"pdf": "pdf", "tiff": "tiff", "jpeg": "jpg", "png": "png"}[fmt]
-    return StreamingResponse(
-        _stream(spool), media_type=media_type,
-        headers={"Content-Disposition": f'attachment; filename="{document_id}.{extension}"',
-                 "Content-Length": str(size)})
-
-
-def _stream(fh: IO[bytes], chunk: int = 4 << 20) -> Iterator[bytes]:
-    try:
-        while data := fh.read(chunk):
-            yield data
-    finally:
-        fh.close()
+    return file_response(spool, media_type, f"{document_id}.{extension}")

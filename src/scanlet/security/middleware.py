@@ -152,7 +152,7 @@ class AccessControl:
         if facts.method in SAFE_METHODS or not facts.has_body:
             await self.app(scope, receive, wrapped_send)
             return
-        if classify(facts.method, facts.path).binary:
+        if route.binary:
             # Files stream through to the route (which spools them to disk); the cap is
             # enforced as the bytes arrive.
             await self.app(scope, _capped(receive, self.max_file), wrapped_send)

@@ -11,6 +11,8 @@ import ipaddress
 import re
 from urllib.parse import urlsplit
 
+from scanlet.errors import InvalidSetting
+
 _DEFAULT_PORTS = {"http": 80, "https": 443}
 _HOST_LABEL = re.compile(r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$")
 
@@ -67,3 +69,13 @@ def own_origins(scheme: str, port: int, names: tuple[str, ...] = LOOPBACK_NAMES)
     """The origins of Scanlet's own pages on one listener."""
     suffix = "" if port == _DEFAULT_PORTS[scheme] else f":{port}"
     return {f"{scheme}://{name}{suffix}" for name in names}
+
+
+def require_origin(raw: str) -> str:
+    """:func:`parse_origin` for an origin a user or admin typed: InvalidSetting (``field``
+    origin) when it is none."""
+    origin = parse_origin(raw)
+    if origin is None:
+        raise InvalidSetting(f"{raw[:100]!r} is not a web origin like https://app.example.com",
+                             field="origin")
+    return origin

@@ -28,13 +28,12 @@ import os
 import socket
 import ssl
 import threading
-import time
 from pathlib import Path
 from typing import Any, BinaryIO
 from urllib.parse import unquote
 
 from scanlet.errors import InvalidSetting, UploadCancelled, UploadFailed
-from scanlet.upload.http import MAX_BACKOFF, Progress, UploadResult
+from scanlet.upload.http import Progress, UploadResult, wait_before_retry
 from scanlet.upload.policy import CheckedTarget
 
 __all__ = ["upload_ftp"]
@@ -238,12 +237,8 @@ def upload_ftp(
                        else "no connection" if problem["reason"] == "connection"
                        else "unexpected FTP reply")
                 raise failed(why, **problem)
-            delay = min(backoff * 2 ** (attempts - 1), MAX_BACKOFF)
-            if cancel is not None:
-                if cancel.wait(delay):
-                    raise stop()
-            else:
-                time.sleep(delay)
+            if wait_before_retry(attempts, backoff, cancel):
+                raise stop()
 
 
 def _attempt(

@@ -235,6 +235,16 @@ def _file_chunks(fh: BinaryIO, size: int) -> Iterator[bytes]:
         yield chunk
 
 
+def wait_before_retry(attempts: int, backoff: float, cancel: threading.Event | None) -> bool:
+    """Wait ``backoff * 2**(attempts-1)`` seconds (at most :data:`MAX_BACKOFF`) before the
+    next attempt; True when ``cancel`` was set meanwhile."""
+    delay = min(backoff * 2 ** (attempts - 1), MAX_BACKOFF)
+    if cancel is not None:
+        return cancel.wait(delay)
+    time.sleep(delay)
+    return False
+
+
 def check_headers(headers: Mapping[str, str]) -> dict[str, str]:
     """The caller's headers to send; refuses the ones the client owns, drops cookies."""
     kept: dict[str, str] = {}
@@ -418,12 +428,8 @@ def upload_file(
                 )
             if "status" in problem:
                 retried.append(problem["status"])
-            delay = min(backoff * 2 ** (attempts - 1), MAX_BACKOFF)
-            if cancel is not None:
-                if cancel.wait(delay):
-                    raise stop()
-            else:
-                time.sleep(delay)
+            if wait_before_retry(attempts, backoff, cancel):
+                raise stop()
 
 
 def _ascii(text: str) -> str:
