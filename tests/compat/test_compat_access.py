@@ -20,10 +20,27 @@ def test_a_program_of_this_user_needs_no_key(service: Service) -> None:
     answer = httpx.get(f"{service.url}/api/server/version", timeout=10)
     assert answer.status_code == 200, answer.text
     assert answer.json()["compatible"] is True and answer.json()["version"]
-    # The reference's .NET client names itself with an origin of its own scheme: a program.
-    answer = httpx.get(f"{service.url}/api/server", timeout=10,
-                       headers={"Origin": "dynamic-web-twain.net://0f3a"})
-    assert answer.status_code == 200 and answer.json() == {"logLevel": 1}, answer.text
+
+
+@pytest.mark.parametrize("origin", ["chrome-extension://x", "moz-extension://x", "file://",
+                                    "null", "dynamic-web-twain.net://0f3a"])
+def test_any_origin_header_needs_a_key(service: Service, origin: str) -> None:
+    """A browser context (an extension, a file page, an opaque origin) is not a program of
+    this user, whatever scheme its Origin has: keyless calls are refused, keyed ones (except
+    from "null", a web page) work."""
+    keyless = httpx.get(f"{service.url}/api/server", headers={"Origin": origin}, timeout=10)
+    body = dwt_error(keyless, 403, -2800)
+    assert body["scanletCode"] == "origin_not_allowed"
+    assert "access-control-allow-origin" not in keyless.headers
+    keyed = httpx.get(f"{service.url}/api/server", timeout=10,
+                      headers={"Origin": origin, "DWT-PRODUCT-KEY": service.key})
+    if origin == "null":
+        dwt_error(keyed, 403, -2800)
+    else:
+        assert keyed.status_code == 200 and keyed.json() == {"logLevel": 1}, keyed.text
+    # The control: the same call without an Origin, from this user, needs no key.
+    plain = httpx.get(f"{service.url}/api/server", timeout=10)
+    assert plain.status_code == 200 and plain.json() == {"logLevel": 1}, plain.text
 
 
 @pytest.mark.parametrize("headers", [

@@ -13,6 +13,8 @@ wrong one is 403 with code -2800. The reference asks for the key only when a sca
 created and a barcode read, and its clients send it only there, so other calls without a key
 are accepted from a program of the same OS user on this computer (on Linux the kernel tells
 the peer's user; a process of the same user can read the buffer's files anyway), never in
-remote mode. Creating jobs and reading barcodes always need the key. Errors have the
-reference's body ``{code, message, statusCode}``.
+remote mode, and never with an ``Origin`` header of any value (a browser extension, a
+``file://`` page or ``null`` is a browser context running web content, not a program).
+Creating jobs and reading barcodes always need the key. Errors have the reference's body
+``{code, message, statusCode}``.
 """

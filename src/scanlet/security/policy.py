@@ -273,9 +273,9 @@ class AccessPolicy:
         for raw in facts.origins:
             value = raw.strip().lower()
             origin = parse_origin(raw)
-            # A web page: an http(s) origin, or the opaque "null" of sandboxed and file pages.
-            # Other schemes (the reference's .NET client sends dynamic-web-twain.net://...)
-            # are programs.
+            # A web page: an http(s) origin, or the opaque "null" of sandboxed and file pages,
+            # is refused even with a key. Other schemes (extensions, the reference's .NET
+            # client's dynamic-web-twain.net://...) may call with a key only (below).
             if value == "null" or (value.startswith(("http:", "https:")) and origin not in own):
                 raise OriginNotAllowed("the compatibility API is for programs on this "
                                        "computer; web pages use the Scanlet SDK "
@@ -292,6 +292,13 @@ class AccessPolicy:
             if "scan" not in key.scopes:
                 raise ScopeNotGranted("this needs the 'scan' scope", scope="scan")
             return Verdict(Principal("key", key.id, None, key.scopes), None)
+        if facts.origins:
+            # Browsers send Origin; programs do not need to. Whatever its value (an extension,
+            # a file:// page, "null", even a program's own scheme), a browser context may be
+            # running any web content, so it never gets the keyless trust of a local program.
+            raise OriginNotAllowed("a call with an Origin header (a browser, an extension or a "
+                                   "file page) needs a Scanlet API key (scanlet keys create) "
+                                   "as DWT-PRODUCT-KEY", origin=facts.origins[0][:100])
         if not self.remote and facts.peer_trusted:
             return Verdict(LOCAL_PROGRAM, None)
         raise Unauthorized("send a Scanlet API key (scanlet keys create) as DWT-PRODUCT-KEY")
