@@ -26,6 +26,8 @@ code unless it names its own. CLI exit codes: 1 internal/import/export/storage, 
     │   ├── PageNotFound (page_not_found)
     │   └── TaskNotFound (task_not_found)
     ├── ConfigError (config_invalid)
+    │   └── UnsafeHome (home_unsafe)                  home, keys/ or cert/ of another user or
+    │                                                 writable by others
     ├── AlreadyRunning (already_running, 409)
     ├── DeviceError (device_error, 409)
     │   ├── FeederEmpty (feeder_empty)
@@ -75,6 +77,8 @@ code unless it names its own. CLI exit codes: 1 internal/import/export/storage, 
     │       ├── PairingDenied (pairing_denied)
     │       └── PairingExpired (pairing_expired, 410)
     ├── CertificateError (certificate_error)
+    │   └── CertificateNotScanlet (certificate_not_scanlet)  ca.pem is not exactly Scanlet's
+    │                                                 constrained CA: never trusted
     └── ServiceError (service_error)                OS service install/start/stop failed
         └── ServiceNotInstalled (service_not_installed, 404)
 """
@@ -169,6 +173,15 @@ class ConfigError(ScanletError):
     code = "config_invalid"
     title = "Invalid configuration"
     exit_code = 4
+
+
+class UnsafeHome(ConfigError):
+    """The home folder, ``keys/``, ``cert/`` (or a key, certificate or config file in them)
+    belongs to another user or others may write it, so what it holds cannot be trusted. The
+    message names the path, its owner and mode, and the command that fixes it."""
+
+    code = "home_unsafe"
+    title = "The home folder is not safe to use"
 
 
 class AlreadyRunning(ScanletError):
@@ -520,6 +533,15 @@ class CertificateError(ScanletError):
     code = "certificate_error"
     title = "HTTPS certificate error"
     exit_code = 9
+
+
+class CertificateNotScanlet(CertificateError):
+    """``cert/ca.pem`` is not exactly the name-constrained CA Scanlet makes (constraints,
+    path length, key usage, lifetime, self-signature), so it is put into no trust store. The
+    message says which property differs; ``scanlet cert renew`` makes a genuine one."""
+
+    code = "certificate_not_scanlet"
+    title = "Not Scanlet's local CA"
 
 
 class JobGone(ScanletError):

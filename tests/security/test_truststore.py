@@ -181,6 +181,7 @@ class FakeRunner:
         self.platform = platform
         self.calls: list[tuple[str, ...]] = []
         self.store: set[str] = set()  # SHA-1 of certificates in the store
+        self.read: dict[str, bytes] = {}  # the files given to the tools, as they read them
 
     def __call__(self, args: Sequence[str], *, timeout: float = COMMAND_TIMEOUT
                  ) -> CommandResult:
@@ -189,6 +190,7 @@ class FakeRunner:
         assert timeout > 0
         if argv[0] == "security":
             if argv[1] == "add-trusted-cert":
+                self.read[argv[-1]] = Path(argv[-1]).read_bytes()
                 self.store.add(_sha1_of(Path(argv[-1])))
             elif argv[1] == "delete-certificate":
                 self.store.discard(argv[3])
@@ -197,6 +199,7 @@ class FakeRunner:
             return CommandResult(argv, 0)
         if argv[0] == "certutil" and argv[1] == "-user":
             if argv[2] == "-addstore":
+                self.read[argv[-1]] = Path(argv[-1]).read_bytes()
                 self.store.add(_sha1_of(Path(argv[-1])))
             elif argv[2] == "-delstore":
                 self.store.discard(argv[4])
@@ -222,9 +225,12 @@ def test_macos_login_keychain_commands(home: Home, tmp_path: Path) -> None:
     assert (nss, system) == (True, True)
     truststore.install(home, user_home=user, nss=nss, system=system, runner=runner,
                        platform="darwin")
-    ca_file = str(home.cert / "ca.pem")
-    assert ("security", "add-trusted-cert", "-r", "trustRoot", "-p", "ssl", "-k", keychain,
-            ca_file) in runner.calls
+    [add] = [c for c in runner.calls if c[1] == "add-trusted-cert"]
+    assert add[:-1] == ("security", "add-trusted-cert", "-r", "trustRoot", "-p", "ssl", "-k",
+                        keychain)
+    # A private copy of the verified CA, not cert/ca.pem that others could swap meanwhile.
+    assert add[-1] != str(home.cert / "ca.pem")
+    assert runner.read[add[-1]] == (home.cert / "ca.pem").read_bytes()
     assert len(runner.store) == 1
     sha1 = next(iter(runner.store))
     assert [s.current for s in truststore.trust_status(home, runner=runner, platform="darwin")
@@ -246,8 +252,9 @@ def test_windows_user_root_store_commands(home: Home, tmp_path: Path) -> None:
     runner = FakeRunner("win32")
     truststore.install(home, user_home=tmp_path, nss=True, system=True, runner=runner,
                        platform="win32")
-    assert runner.calls[0] == ("certutil", "-user", "-addstore", "Root",
-                               str(home.cert / "ca.pem"))
+    assert runner.calls[0][:-1] == ("certutil", "-user", "-addstore", "Root")
+    assert runner.calls[0][-1] != str(home.cert / "ca.pem")  # the verified private copy
+    assert runner.read[runner.calls[0][-1]] == (home.cert / "ca.pem").read_bytes()
     assert not any("-A" in c or "-N" in c for c in runner.calls)  # no NSS on Windows
     sha1 = next(iter(runner.store))
     truststore.uninstall(home, runner=runner, platform="win32")

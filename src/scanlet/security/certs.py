@@ -36,10 +36,11 @@ from cryptography import x509
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives.asymmetric.types import PrivateKeyTypes
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 from scanlet.config import Home, Settings
-from scanlet.errors import CertificateError
+from scanlet.errors import CertificateError, CertificateNotScanlet
 
 try:
     import fcntl
@@ -68,6 +69,18 @@ PERMITTED_SUBTREES: tuple[x509.GeneralName, ...] = (
     x509.IPAddress(ipaddress.IPv6Network("::1/128")),
 )
 """What the local CA may sign; every name type a leaf uses is listed, so none is unconstrained."""
+CA_ORGANIZATION = "Scanlet local CA"
+CA_BASIC_CONSTRAINTS = x509.BasicConstraints(ca=True, path_length=0)
+CA_KEY_USAGE = x509.KeyUsage(
+    digital_signature=False, content_commitment=False, key_encipherment=False,
+    data_encipherment=False, key_agreement=False, key_cert_sign=True, crl_sign=True,
+    encipher_only=False, decipher_only=False)
+CA_EXTENSIONS = frozenset({x509.OID_BASIC_CONSTRAINTS, x509.OID_KEY_USAGE,
+                           x509.OID_NAME_CONSTRAINTS, x509.OID_SUBJECT_KEY_IDENTIFIER})
+"""Exactly the extensions :func:`make_constrained_ca` writes (all but the SKI critical)."""
+LIFETIME_TOLERANCE = dt.timedelta(minutes=1)
+"""How far a CA's validity period may differ from :data:`MAX_LIFETIME` (X.509 times are whole
+seconds; the CA is made with exactly that lifetime)."""
 
 
 @dataclass(frozen=True)
@@ -144,7 +157,7 @@ def make_constrained_ca(
     if lifetime > MAX_LIFETIME:
         raise CertificateError(f"lifetime {lifetime.days} days exceeds {MAX_LIFETIME.days}")
     key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.ORGANIZATION_NAME, "Scanlet local CA"),
+    name = x509.Name([x509.NameAttribute(NameOID.ORGANIZATION_NAME, CA_ORGANIZATION),
                       x509.NameAttribute(NameOID.COMMON_NAME, common_name)])
     start = _now() - _BACKDATE
     cert = (
@@ -153,11 +166,8 @@ def make_constrained_ca(
         .public_key(key.public_key())
         .serial_number(x509.random_serial_number())
         .not_valid_before(start).not_valid_after(start + lifetime)
-        .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
-        .add_extension(x509.KeyUsage(
-            digital_signature=False, content_commitment=False, key_encipherment=False,
-            data_encipherment=False, key_agreement=False, key_cert_sign=True, crl_sign=True,
-            encipher_only=False, decipher_only=False), critical=True)
+        .add_extension(CA_BASIC_CONSTRAINTS, critical=True)
+        .add_extension(CA_KEY_USAGE, critical=True)
         .add_extension(x509.NameConstraints(permitted_subtrees=list(permitted),
                                             excluded_subtrees=None), critical=True)
         .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()),
@@ -165,6 +175,77 @@ def make_constrained_ca(
         .sign(key, hashes.SHA256())
     )
     return cert, key
+
+
+def verify_scanlet_ca(cert: x509.Certificate) -> None:
+    """Raise CertificateNotScanlet unless ``cert`` is exactly a CA that
+    :func:`generate_local_certificate` makes: self-signed (P-256, SHA-256), O=Scanlet local
+    CA, critical BasicConstraints ca=True path_length=0, critical KeyUsage keyCertSign+cRLSign
+    only, critical NameConstraints permitting exactly :data:`PERMITTED_SUBTREES` and excluding
+    nothing, its own SKI, no other extension, and a validity period of :data:`MAX_LIFETIME`.
+
+    ``cert/ca.pem`` lives in a folder the user (and so any program running as the user) can
+    write, and trust stores (``sudo scanlet cert install --system`` above all) trust whatever
+    is put in. The CA key is gone, so its public key cannot be compared with anything; but a
+    certificate passing these checks can only ever vouch for localhost, 127.0.0.1 and ::1, for
+    whoever holds its key. Every path into a trust store calls this first.
+    """
+    def refuse(why: str) -> CertificateNotScanlet:
+        return CertificateNotScanlet(
+            f"refusing to trust {cert.subject.rfc4514_string() or 'this certificate'} "
+            f"(sha256 {fingerprint(cert)}): {why}; it is not the CA Scanlet makes. If you did "
+            "not put it there, something else wrote to your Scanlet home; `scanlet cert renew` "
+            "(as yourself) makes a genuine one", sha256=fingerprint(cert), reason=why)
+
+    if cert.version != x509.Version.v3:
+        raise refuse("not an X.509 v3 certificate")
+    public_key = cert.public_key()
+    if not (isinstance(public_key, ec.EllipticCurvePublicKey)
+            and isinstance(public_key.curve, ec.SECP256R1)):
+        raise refuse("its key is not a P-256 key")
+    if not isinstance(cert.signature_hash_algorithm, hashes.SHA256):
+        raise refuse("it is not signed with SHA-256")
+    if cert.issuer != cert.subject:
+        raise refuse("it is not self-signed")
+    try:
+        cert.verify_directly_issued_by(cert)
+    except (InvalidSignature, ValueError, TypeError) as exc:
+        raise refuse("its self-signature does not verify") from exc
+    orgs = cert.subject.get_attributes_for_oid(NameOID.ORGANIZATION_NAME)
+    if [a.value for a in orgs] != [CA_ORGANIZATION]:
+        raise refuse(f"its subject is not O={CA_ORGANIZATION}")
+    try:
+        extensions = {ext.oid: ext for ext in cert.extensions}
+    except ValueError as exc:  # duplicate or malformed extensions
+        raise refuse(f"its extensions do not parse ({exc})") from exc
+    if len(extensions) != len(cert.extensions) or set(extensions) != CA_EXTENSIONS:
+        extra = sorted(o.dotted_string for o in set(extensions) - CA_EXTENSIONS)
+        missing = sorted(o.dotted_string for o in CA_EXTENSIONS - set(extensions))
+        raise refuse(f"its extensions differ (extra {extra or 'none'}, missing "
+                     f"{missing or 'none'})")
+    for oid, ext in extensions.items():
+        if ext.critical != (oid != x509.OID_SUBJECT_KEY_IDENTIFIER):
+            raise refuse(f"{ext.value.__class__.__name__} is "
+                         f"{'critical' if ext.critical else 'not critical'}")
+    if extensions[x509.OID_BASIC_CONSTRAINTS].value != CA_BASIC_CONSTRAINTS:
+        raise refuse(f"BasicConstraints is {extensions[x509.OID_BASIC_CONSTRAINTS].value}, not "
+                     "ca=True, path_length=0")
+    if extensions[x509.OID_KEY_USAGE].value != CA_KEY_USAGE:
+        raise refuse("KeyUsage is not exactly keyCertSign and cRLSign")
+    constraints = extensions[x509.OID_NAME_CONSTRAINTS].value
+    assert isinstance(constraints, x509.NameConstraints)
+    permitted = list(constraints.permitted_subtrees or [])
+    if constraints.excluded_subtrees is not None or len(permitted) != len(PERMITTED_SUBTREES) \
+            or set(permitted) != set(PERMITTED_SUBTREES):
+        raise refuse(f"its name constraints permit {[str(n.value) for n in permitted]} and "
+                     f"exclude {[str(n.value) for n in constraints.excluded_subtrees or []]}, "
+                     "not exactly localhost, 127.0.0.1/32 and ::1/128")
+    if extensions[x509.OID_SUBJECT_KEY_IDENTIFIER].value \
+            != x509.SubjectKeyIdentifier.from_public_key(public_key):
+        raise refuse("its subject key identifier does not belong to its key")
+    lifetime = cert.not_valid_after_utc - cert.not_valid_before_utc
+    if abs(lifetime - MAX_LIFETIME) > LIFETIME_TOLERANCE:
+        raise refuse(f"it is valid for {lifetime.days} days, not {MAX_LIFETIME.days}")
 
 
 def sign_leaf(
@@ -293,17 +374,31 @@ def load_status(home: Home) -> CertStatus | None:
     except x509.ExtensionNotFound:
         names = ()
     not_after = min(ca.not_valid_after_utc, leaf.not_valid_after_utc)
-    problem = None
-    try:
-        leaf.verify_directly_issued_by(ca)
-    except (InvalidSignature, ValueError, TypeError) as exc:
-        problem = f"leaf not signed by ca.pem ({type(exc).__name__})"
-    if problem is None and key.public_key() != leaf.public_key():
-        problem = "server.key does not belong to server.pem"
+    problem = _pair_problem(ca, leaf, key)
     if problem is None and not_after <= _now():
         problem = f"expired on {not_after:%Y-%m-%d}"
     return CertStatus(subject, ca_sha256, ca.not_valid_before_utc, not_after, leaf_names=names,
                       valid=problem is None, problem=problem)
+
+
+def _pair_problem(ca: x509.Certificate, leaf: x509.Certificate, key: PrivateKeyTypes
+                  ) -> str | None:
+    """Why CA, leaf and key are not a usable Scanlet set (None when they are).
+
+    A CA that is not Scanlet's counts as broken, so that ``ensure_certificate`` (run as the
+    home's owner) replaces it with a genuine one; trust stores never get it either way.
+    """
+    try:
+        verify_scanlet_ca(ca)
+    except CertificateNotScanlet as exc:
+        return f"ca.pem is not a Scanlet CA ({exc.detail['reason']})"
+    try:
+        leaf.verify_directly_issued_by(ca)
+    except (InvalidSignature, ValueError, TypeError) as exc:
+        return f"leaf not signed by ca.pem ({type(exc).__name__})"
+    if key.public_key() != leaf.public_key():
+        return "server.key does not belong to server.pem"
+    return None
 
 
 _held = threading.local()

@@ -37,7 +37,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 
 from scanlet.config import Home
 from scanlet.errors import CertificateError, ScanletError
-from scanlet.security import certs
+from scanlet.security import certs, homecheck
 
 log = logging.getLogger(__name__)
 
@@ -432,15 +432,33 @@ class TrustReport:
     errors: list[str] = field(default_factory=list)
 
 
-def _current_ca(home: Home) -> x509.Certificate:
-    ca = certs.load_ca(home)
-    if ca is None:
-        raise CertificateError(f"no local CA in {home.cert}; run `scanlet cert renew` first")
-    return ca
+@contextmanager
+def verified_ca(home: Home) -> Iterator[tuple[x509.Certificate, Path]]:
+    """The local CA, refused unless it is exactly Scanlet's (``certs.verify_scanlet_ca``) and
+    ``cert/`` and ``ca.pem`` belong to you (or root, or the ``sudo`` caller) and nobody else
+    can write them; with a private copy of it for the store tools.
+
+    Every path into a trust store goes through here. The tools get the copy, never
+    ``cert/ca.pem`` itself, so a file swapped after the check is not what they read.
+    """
+    path = certs.cert_paths(home).ca
+    homecheck.check_path(home.cert)
+    homecheck.check_path(path)
+    try:
+        ca = x509.load_pem_x509_certificate(path.read_bytes())
+    except FileNotFoundError:
+        raise CertificateError(f"no local CA in {home.cert}; run `scanlet cert renew` first",
+                               file=str(path)) from None
+    except (OSError, ValueError) as exc:
+        raise CertificateError(f"cannot read {path} ({exc}); run `scanlet cert renew`",
+                               file=str(path)) from exc
+    certs.verify_scanlet_ca(ca)
+    with _pem_file(_pem(ca)) as copy:
+        yield ca, copy
 
 
-def _nss_install(home: Home, record: TrustRecord, ca: x509.Certificate, dbs: Iterable[Path],
-                 tool: NssTool, report: TrustReport) -> None:
+def _nss_install(home: Home, record: TrustRecord, ca: x509.Certificate, ca_file: Path,
+                 dbs: Iterable[Path], tool: NssTool, report: TrustReport) -> None:
     """Add the current CA to ``dbs`` (skipping those that have it) and record them."""
     nickname = nss_nickname(certs.read_install_id(home), ca)
     entry = record.nss
@@ -451,7 +469,7 @@ def _nss_install(home: Home, record: TrustRecord, ca: x509.Certificate, dbs: Ite
     for db in dbs:
         try:
             if not tool.contains(db, nickname):
-                tool.add(db, nickname, certs.cert_paths(home).ca)
+                tool.add(db, nickname, ca_file)
                 report.added.append(f"nss:{db}")
             if str(db) not in entry.dbs:
                 entry.dbs.append(str(db))
@@ -489,46 +507,59 @@ def install(home: Home, *, user_home: Path | None = None, nss: bool = True,
     """Trust the local CA in the user's NSS databases (``nss``) and/or the OS store (``system``).
 
     Creates the Chromium database when missing. Generates the CA when there is none yet.
-    Raises CertificateError when nothing could be installed.
+    Raises CertificateNotScanlet (and installs nothing) when ``ca.pem`` is not exactly the CA
+    Scanlet makes, UnsafeHome when others could have written it, CertificateError when
+    nothing could be installed.
     """
     user_home = user_home or Path.home()
     report = TrustReport()
     with certs.cert_lock(home):
+        existing = certs.load_ca(home)
+        if existing is not None:  # refuse loudly rather than replace it without a word
+            certs.verify_scanlet_ca(existing)
         certs.ensure_certificate(home)
-        ca = _current_ca(home)
-        record = load_record(home) or TrustRecord(user_home=str(user_home))
-        if nss:
-            record.user_home = str(user_home)
-        refresh(home, runner=runner, store=store, platform=platform, report=report,
-                record=record, nss=nss, system=system)
-        if nss and platform != "win32":  # Windows has no NSS certutil; Firefox uses the OS store
-            if NssTool.available():
-                tool = NssTool(runner)
-                dbs = discover_nss_dbs(user_home, platform=platform)
-                chromium = chromium_db(user_home)
-                if platform != "darwin" and chromium not in dbs:
-                    try:
-                        tool.create_db(chromium)
-                        dbs.insert(0, chromium)
-                    except CertificateError as exc:
-                        report.errors.append(exc.message)
-                _nss_install(home, record, ca, dbs, tool, report)
-            elif platform != "darwin":  # on macOS the login keychain covers the browsers
-                raise CertificateError("certutil is missing: install libnss3-tools "
-                                       "(Debian/Ubuntu) or nss (Fedora, Homebrew)")
-        try:
-            if system:
-                _system_install(home, record, ca, report,
-                                store or os_store(user_home, platform=platform, runner=runner))
-        finally:
-            save_record(home, record)
+        with verified_ca(home) as (ca, ca_file):
+            _install(home, ca, ca_file, user_home=user_home, nss=nss, system=system,
+                     runner=runner, store=store, platform=platform, report=report)
     if not report.added and report.errors:
         raise CertificateError("; ".join(report.errors))
     return report
 
 
-def _system_install(home: Home, record: TrustRecord, ca: x509.Certificate, report: TrustReport,
-                    store: SystemStore | None) -> None:
+def _install(home: Home, ca: x509.Certificate, ca_file: Path, *, user_home: Path, nss: bool,
+             system: bool, runner: CommandRunner, store: SystemStore | None, platform: str,
+             report: TrustReport) -> None:
+    """:func:`install` with the verified CA and its private copy."""
+    record = load_record(home) or TrustRecord(user_home=str(user_home))
+    if nss:
+        record.user_home = str(user_home)
+    refresh(home, runner=runner, store=store, platform=platform, report=report,
+            record=record, nss=nss, system=system)
+    if nss and platform != "win32":  # Windows has no NSS certutil; Firefox uses the OS store
+        if NssTool.available():
+            tool = NssTool(runner)
+            dbs = discover_nss_dbs(user_home, platform=platform)
+            chromium = chromium_db(user_home)
+            if platform != "darwin" and chromium not in dbs:
+                try:
+                    tool.create_db(chromium)
+                    dbs.insert(0, chromium)
+                except CertificateError as exc:
+                    report.errors.append(exc.message)
+            _nss_install(home, record, ca, ca_file, dbs, tool, report)
+        elif platform != "darwin":  # on macOS the login keychain covers the browsers
+            raise CertificateError("certutil is missing: install libnss3-tools "
+                                   "(Debian/Ubuntu) or nss (Fedora, Homebrew)")
+    try:
+        if system:
+            _system_install(home, record, ca, ca_file, report,
+                            store or os_store(user_home, platform=platform, runner=runner))
+    finally:
+        save_record(home, record)
+
+
+def _system_install(home: Home, record: TrustRecord, ca: x509.Certificate, ca_file: Path,
+                    report: TrustReport, store: SystemStore | None) -> None:
     if store is None:
         raise CertificateError("Scanlet does not know this system's trust store; add "
                                f"{certs.cert_paths(home).ca} to it by hand")
@@ -538,7 +569,7 @@ def _system_install(home: Home, record: TrustRecord, ca: x509.Certificate, repor
         report.removed.append(f"{record.system.kind}:{record.system.ref}")
         record.system = None
     if record.system is None or not store.contains(record.system):
-        record.system = store.install(certs.cert_paths(home).ca, ca, name)
+        record.system = store.install(ca_file, ca, name)
         report.added.append(f"{record.system.kind}:{record.system.ref}")
 
 
@@ -585,46 +616,52 @@ def refresh(home: Home, *, runner: CommandRunner = run_command,
     """After a renewal: replace the old CA with the current one wherever it was installed.
 
     An OS store that needs root keeps the old entry (and a warning) until
-    ``sudo scanlet cert install --system`` runs.
+    ``sudo scanlet cert install --system`` runs. Raises CertificateNotScanlet or UnsafeHome
+    (and changes nothing) when the current ``ca.pem`` is not one to trust.
     """
     report = report if report is not None else TrustReport()
     with certs.cert_lock(home):
         own_record = record is None
         record = record if record is not None else load_record(home)
-        if record is None:
+        if record is None or not certs.cert_paths(home).ca.exists():
             return report
-        ca = certs.load_ca(home)
-        if ca is None:
-            return report
-        current = certs.fingerprint(ca)
-        if nss and record.nss is not None and record.nss.ca_sha256 != current:
-            tool = NssTool(runner)
-            old = record.nss
-            dbs = [Path(d) for d in old.dbs if (Path(d) / "cert9.db").is_file()]
-            _nss_remove(old, dbs, tool, report)
-            record.nss = None
-            _nss_install(home, record, ca, dbs, tool, report)
-        if system and record.system is not None and record.system.ca_sha256 != current:
-            store = store or os_store(Path(record.user_home), platform=platform, runner=runner)
-            if store is None or (store.needs_root and hasattr(os, "geteuid")
-                                 and os.geteuid() != 0):
-                report.errors.append(
-                    f"the {record.system.kind} store still trusts the old Scanlet CA; run "
-                    "`sudo scanlet cert install --system --home <your home>` to replace it")
-            else:
-                try:
-                    store.uninstall(record.system)
-                    report.removed.append(f"{record.system.kind}:{record.system.ref}")
-                    record.system = store.install(certs.cert_paths(home).ca, ca,
-                                                  record.system.name)
-                    report.added.append(f"{record.system.kind}:{record.system.ref}")
-                except CertificateError as exc:
-                    report.errors.append(exc.message)
+        with verified_ca(home) as (ca, ca_file):
+            _refresh(home, record, ca, ca_file, runner=runner, store=store, platform=platform,
+                     report=report, nss=nss, system=system)
         if own_record:
             save_record(home, record)
     for problem in report.errors:
         log.warning("trust store: %s", problem)
     return report
+
+
+def _refresh(home: Home, record: TrustRecord, ca: x509.Certificate, ca_file: Path, *,
+             runner: CommandRunner, store: SystemStore | None, platform: str,
+             report: TrustReport, nss: bool, system: bool) -> None:
+    """:func:`refresh` with the verified CA and its private copy."""
+    current = certs.fingerprint(ca)
+    if nss and record.nss is not None and record.nss.ca_sha256 != current:
+        tool = NssTool(runner)
+        old = record.nss
+        dbs = [Path(d) for d in old.dbs if (Path(d) / "cert9.db").is_file()]
+        _nss_remove(old, dbs, tool, report)
+        record.nss = None
+        _nss_install(home, record, ca, ca_file, dbs, tool, report)
+    if system and record.system is not None and record.system.ca_sha256 != current:
+        store = store or os_store(Path(record.user_home), platform=platform, runner=runner)
+        if store is None or (store.needs_root and hasattr(os, "geteuid")
+                             and os.geteuid() != 0):
+            report.errors.append(
+                f"the {record.system.kind} store still trusts the old Scanlet CA; run "
+                "`sudo scanlet cert install --system --home <your home>` to replace it")
+        else:
+            try:
+                store.uninstall(record.system)
+                report.removed.append(f"{record.system.kind}:{record.system.ref}")
+                record.system = store.install(ca_file, ca, record.system.name)
+                report.added.append(f"{record.system.kind}:{record.system.ref}")
+            except CertificateError as exc:
+                report.errors.append(exc.message)
 
 
 def install_new_profiles(home: Home, *, user_home: Path | None = None,
@@ -635,13 +672,14 @@ def install_new_profiles(home: Home, *, user_home: Path | None = None,
     report = TrustReport()
     with certs.cert_lock(home):
         record = load_record(home)
-        if record is None or record.nss is None or not NssTool.available():
+        if record is None or record.nss is None or not NssTool.available() \
+                or not certs.cert_paths(home).ca.exists():
             return report
-        ca = certs.load_ca(home)
-        if ca is None or certs.fingerprint(ca) != record.nss.ca_sha256:
-            return report  # refresh() first
-        dbs = discover_nss_dbs(user_home or Path(record.user_home), platform=platform)
-        _nss_install(home, record, ca, dbs, NssTool(runner), report)
+        with verified_ca(home) as (ca, ca_file):
+            if certs.fingerprint(ca) != record.nss.ca_sha256:
+                return report  # refresh() first
+            dbs = discover_nss_dbs(user_home or Path(record.user_home), platform=platform)
+            _nss_install(home, record, ca, ca_file, dbs, NssTool(runner), report)
         save_record(home, record)
     return report
 
