@@ -56,6 +56,19 @@ def test_reports_never_carry_keys_or_tokens(tmp_path: Path) -> None:
     assert text.count(MASK) >= 5  # the same masking as the logs (service/logs.py)
 
 
+def test_report_details_and_jobs_are_masked_too(tmp_path: Path) -> None:
+    """Issue 14, item 5: the header's details and the jobs' lines went out unmasked."""
+    path = crash.write_report(tmp_path / "dump", _info(
+        2, details={"upload": "https://s3.example/x.pdf?X-Amz-Signature=sig0123456789",
+                    "auth": "Bearer not-a-real-token-42"},
+        jobs=[{"id": "j1", "state": "running", "device": "ftp://u:pw-secret-77@host/x"}]))
+    text = path.read_text()
+    for secret in ("sig0123456789", "not-a-real-token-42", "pw-secret-77"):
+        assert secret not in text
+    assert "upload: https://s3.example/x.pdf?X-Amz-Signature=***" in text
+    assert "id=j1, state=running" in text
+
+
 def test_stale_tracebacks_of_a_lone_serve_become_a_report_at_its_next_start(
         tmp_path: Path) -> None:
     log, dump = tmp_path / "log", tmp_path / "dump"

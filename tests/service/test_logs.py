@@ -23,6 +23,7 @@ def restore_logging() -> Iterator[None]:
     """configure() changes the process's root logger: put it back after each test."""
     root, ours = logging.getLogger(), logging.getLogger("scanlet")
     handlers, levels = root.handlers[:], (root.level, ours.level)
+    quiet = {name: logging.getLogger(name).level for name in logs.QUIET_LOGGERS}
     state = (logs._format, logs._file)
     yield
     for handler in root.handlers:
@@ -32,6 +33,8 @@ def restore_logging() -> Iterator[None]:
     root.setLevel(levels[0])
     ours.setLevel(levels[1])
     logs._format, logs._file = state
+    for name, level in quiet.items():
+        logging.getLogger(name).setLevel(level)
 
 
 def file_only() -> None:
@@ -164,9 +167,38 @@ def test_secrets_and_payloads_never_reach_the_file(tmp_path: Path) -> None:
     assert records[8]["level"] == "ERROR" and "slt_***" in records[8]["exc_info"]
 
 
+def test_urls_cookies_and_library_loggers_are_masked_or_quiet(tmp_path: Path) -> None:
+    """Issue 14, item 5: httpx logged presigned upload URLs whole at INFO."""
+    path = logs.configure(tmp_path, "DEBUG")
+    signature = "a1b2c3d4e5f6signature"
+    url = (f"https://bucket.example/scan.pdf?X-Amz-Credential=AKIA%2Fs3&X-Amz-Signature="
+           f"{signature}&{signature}x")
+    logging.getLogger("httpx").info('HTTP Request: PUT %s "HTTP/1.1 200 OK"', url)
+    logging.getLogger("httpcore.http11").debug("send_request_headers.started %s", url)
+    logging.getLogger("PIL.PngImagePlugin").debug("STREAM b'IHDR' %s", url)
+    assert logging.getLogger("httpx").getEffectiveLevel() == logging.WARNING
+    logging.getLogger("httpx").warning("retrying %s", url)
+    log.info("target ftp://scanner:%s@host/in and %s", signature + "p", url)
+    log.info("headers %s", [(b"cookie", f"session={signature}c; theme=dark".encode()),
+                            (b"dwt-doc-password", f"{signature}d".encode()),
+                            (b"x-dics-source-password", f"{signature}s".encode())])
+    text = path.read_text()
+    assert signature not in text
+    lines = text.splitlines()
+    assert len(lines) == 3  # httpx's INFO, httpcore's and PIL's DEBUG lines are gone
+    assert lines[0].endswith(
+        "WARNING httpx: retrying https://bucket.example/scan.pdf?X-Amz-Credential=***"
+        "&X-Amz-Signature=***&***")
+    assert "ftp://scanner:***@host/in" in lines[1]
+    assert "(b'cookie', b'***')" in lines[2] and "(b'dwt-doc-password', b'***')" in lines[2]
+
+
 def test_request_targets_hide_secret_query_values() -> None:
     scope = {"type": "http", "path": "/v1/x\n", "raw_path": b"/v1/x%0A",
              "query_string": b"token=slt_abc&format=pdf&key=slk_z&code=123%20456"}
     assert request_target(scope) == "/v1/x%0A?token=***&format=pdf&key=***&code=***"
+    # values of any parameter Scanlet does not know are masked too, and bare parts whole
+    scope["query_string"] = b"X-Amz-Signature=abc123&quality=80&abc456"
+    assert request_target(scope) == "/v1/x%0A?X-Amz-Signature=***&quality=80&***="
     assert request_target({"type": "http", "path": "/v1/\x1b", "query_string": b""}) == \
         "/v1/\\x1b"

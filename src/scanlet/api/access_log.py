@@ -7,8 +7,9 @@ and as extra fields (``[log] format = json``): ``method`` (``WS`` for WebSockets
 ``client``, ``bytes`` (response body) and, for WebSockets, ``close_code``.
 
 - ``path`` is the raw request path with control characters escaped; the query string follows
-  with the values of secret-bearing parameters masked (the log's redaction filter masks
-  tokens and keys anywhere else). Request and response bodies are never logged.
+  with every value masked except those of Scanlet's own harmless parameters
+  (:data:`SHOWN_PARAMS`: ``format``, ``quality``, ...); the log's redaction filter masks tokens
+  and keys anywhere else. Request and response bodies are never logged.
 - ``client`` is the site's origin for paired pages, ``key:<id>`` for API keys, ``self`` for
   Scanlet's own pages; for requests the access control refused, the ``Origin`` header if any,
   else the peer address.
@@ -34,9 +35,12 @@ Receive = Callable[[], Awaitable[Message]]
 Send = Callable[[Message], Awaitable[None]]
 ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
-#: Query parameters whose values are never logged.
-SECRET_PARAMS = frozenset({"token", "access_token", "key", "api_key", "secret", "nonce",
-                           "password", "code", "session"})
+#: Query parameters of Scanlet's routes whose values are logged; every other value is masked
+#: (a client may add anything, a signature or a password, to a query string).
+SHOWN_PARAMS = frozenset({
+    "format", "pages", "quality", "progressive", "reencode_jpeg", "tiff_compression", "pdf_a",
+    "width", "height", "dpi", "sensitivity", "formats", "region", "type", "timeout",
+    "compression", "pagetype"})
 #: (path, status) logged at DEBUG: the monitor's health check, every few seconds.
 QUIET = frozenset({("/v1/health", 200)})
 MAX_TARGET = 300
@@ -57,7 +61,9 @@ def request_target(scope: Scope) -> str:
     query = scope.get("query_string", b"")
     if query:
         pairs = parse_qsl(query.decode("latin-1"), keep_blank_values=True)
-        masked = [(k, "***" if k.lower() in SECRET_PARAMS else v) for k, v in pairs]
+        # a part without a value ("?abc") may be a secret itself: masked whole
+        masked = [(k, v) if k.lower() in SHOWN_PARAMS else (k, "***") if v else ("***", "")
+                  for k, v in pairs]
         path += "?" + urlencode(masked, safe="*,:/")
     return _printable(path, MAX_TARGET)
 

@@ -19,8 +19,8 @@ Who writes them:
 - ``serve`` at start-up, when the fault file still holds tracebacks of a previous run that no
   monitor reported (a ``serve`` started alone that crashed).
 
-Reports never contain tokens, API keys, the cache key or page images: log lines are passed
-through :func:`redact`, and jobs are described by their ids and settings only.
+Reports never contain tokens, API keys, the cache key or page images: the whole text is passed
+through :func:`redact` (as the log is), and jobs are described by their ids and settings only.
 """
 
 from __future__ import annotations
@@ -291,7 +291,8 @@ def write_report(dump_dir: Path, info: CrashInfo, *, log_file: Path | None = Non
     temp = path.with_suffix(".tmp")
     fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "w", encoding="utf-8") as fh:
-        fh.write("\n".join(lines).rstrip() + "\n")
+        # every part, the details and the jobs' settings too, passes the log's redaction
+        fh.write(redact("\n".join(lines).rstrip()) + "\n")
     os.replace(temp, path)
     rotate(dump_dir, keep)
     return path

@@ -9,12 +9,16 @@
   and ``exc_info`` as text).
 - The level is ``[log] level`` at start and can be changed while the service runs
   (:func:`set_level`, ``PUT /v1/admin/log``); it applies to Scanlet's own loggers (and the scan
-  workers' logs), other libraries stay at INFO or above.
+  workers' logs), other libraries stay at INFO or above, and those of :data:`QUIET_LOGGERS`
+  (httpx, httpcore, PIL, asyncio, ...) at WARNING or above.
 - Secrets never reach a handler: every handler has a :class:`RedactingFilter` that masks site
-  tokens (``slt_…``), API keys (``slk_…``), ``Bearer``/``Basic`` credentials, product-key and
-  PDF-password header values, values named ``secret``, ``nonce``, ``token``, ``password``,
-  ``key`` (``key=…`` or ``"key": …``), pairing codes, and literal secrets registered with
-  :func:`add_secret` (the cache key); a bytes argument longer than :data:`MAX_BYTES_SHOWN`
+  tokens (``slt_…``), API keys (``slk_…``), ``Bearer``/``Basic`` credentials, product-key,
+  PDF- and document-password and cookie header values, values named ``secret``, ``nonce``,
+  ``token``, ``password``, ``key`` (``key=…`` or ``"key": …``), pairing codes, the query
+  values and the password of every URL with a scheme
+  (``https://u:***@host/p?X-Amz-Signature=***``; the request log masks the query of a
+  request path itself), and literal secrets registered with :func:`add_secret` (the cache
+  key); a bytes argument longer than :data:`MAX_BYTES_SHOWN`
   becomes ``<N bytes>``. The formatters mask the rendered line once more.
 """
 
@@ -43,6 +47,10 @@ MAX_BYTES_SHOWN = 64
 MASK = "***"
 
 _TEXT_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
+#: Libraries whose INFO and DEBUG lines carry request details (httpx logs every request's full
+#: URL, a presigned upload URL's signature included) or only noise: WARNING and above.
+QUIET_LOGGERS = ("httpx", "httpcore", "hpack", "h11", "h2", "multipart", "python_multipart",
+                 "PIL", "asyncio", "websockets", "urllib3", "pikepdf")
 
 # -- redaction --------------------------------------------------------------------------------
 
@@ -56,8 +64,12 @@ _PATTERNS: tuple[tuple[re.Pattern[str], str], ...] = (
     (re.compile(r"(?i)\b(bearer|basic)(\s+|%20|\+)" + _VALUE), r"\1\2" + MASK),
     (re.compile(r"(?i)(scanlet\.bearer\.)" + _VALUE), r"\1" + MASK),
     # header values: DWT-PRODUCT-KEY: x, X-PDF-Password: x, (b'authorization', b'Token x')
-    (re.compile(r"(?i)\b((?:dwt-product-key|x-pdf-password)['\"]?\s*[:=,]\s*(?-i:b)?['\"]?)"
+    (re.compile(r"(?i)\b((?:dwt-product-key|x-dics-license-key|x-pdf-password|"
+                r"(?:dwt|x-dics)-(?:doc|source)-password)['\"]?\s*[:=,]\s*(?-i:b)?['\"]?)"
                 + _VALUE), r"\1" + MASK),
+    # a Cookie or Set-Cookie header: its whole value
+    (re.compile(r"(?i)\b((?:set-)?cookie['\"]?\s*[:=,]\s*(?-i:b)?['\"]?)[^\r\n'\"]+"),
+     r"\1" + MASK),
     (re.compile(r"(?i)\b(authorization['\"]?\s*[:=,]\s*(?-i:b)?['\"]?"
                 r"(?:[A-Za-z]+(?:\s+|%20))?)(?!(?:bearer|basic)\b)" + _VALUE), r"\1" + MASK),
     # name=value and "name": "value" for secret-bearing names
@@ -68,7 +80,13 @@ _PATTERNS: tuple[tuple[re.Pattern[str], str], ...] = (
                 + _VALUE), r"\1" + MASK),
     # pairing codes ("123 456") where they are named
     (re.compile(r"(?i)(\bcode['\"]?\s*[:=]\s*['\"]?)\d{3} \d{3}\b"), r"\1" + MASK),
+    # the password of a URL's user part: scheme://user:password@host
+    (re.compile(r"(?i)\b([a-z][a-z0-9+.-]*://[^\s/?#@:\"'<>]*:)[^\s/?#@\"'<>]+@"),
+     r"\1" + MASK + "@"),
 )
+#: A URL with a scheme and a query string (a presigned upload URL carries its signature there).
+_URL_QUERY = re.compile(r"(?i)\b([a-z][a-z0-9+.-]*://[^\s?#\"'<>\\]*\?)([^\s#\"'<>\\]+)")
+_QUERY_PART = re.compile(r"([^&;=]*)(=?)[^&;]*")
 _secrets: set[str] = set()
 _secrets_lock = threading.Lock()
 
@@ -89,10 +107,19 @@ def redact(text: str) -> str:
     """``text`` with every secret Scanlet knows the shape (or the value) of masked."""
     for pattern, replacement in _PATTERNS:
         text = pattern.sub(replacement, text)
+    text = _URL_QUERY.sub(_mask_query, text)
     for secret in tuple(_secrets):
         if secret in text:
             text = text.replace(secret, MASK)
     return text
+
+
+def _mask_query(match: re.Match[str]) -> str:
+    """A URL's query string with every value masked and the parameter names kept (a part
+    without ``=`` may be a secret itself, so it is masked whole)."""
+    return match.group(1) + _QUERY_PART.sub(
+        lambda part: (part.group(1) + "=" + MASK if part.group(2) else MASK)
+        if part.group(0) else "", match.group(2))
 
 
 def _is_binary_text(value: str) -> bool:
@@ -290,5 +317,7 @@ def configure(log_dir: Path, level: str, *, fmt: str = "text", max_mb: int = 5,
         if isinstance(previous, RotatingFile):
             previous.close()
     _format, _file = fmt, path
+    for name in QUIET_LOGGERS:
+        logging.getLogger(name).setLevel(logging.WARNING)
     set_level(level)
     return path
