@@ -15,6 +15,11 @@ from pathlib import Path
 import httpx
 import pytest
 
+# Services and stores under test keep their cache key in keys/cache.key, never in the
+# developer's real OS key store (keyring's own setting; tests/test_keystore.py sets a backend
+# explicitly). Subprocesses inherit it.
+os.environ["PYTHON_KEYRING_BACKEND"] = "keyring.backends.fail.Keyring"
+
 USER_INI = """\
 [devices]
 demo_system_backends = false

@@ -23,7 +23,7 @@ def pragma(home: Home, name: str) -> object:
 def test_wal_and_version(home: Home) -> None:
     PageStore(home, KEY).close()
     assert pragma(home, "journal_mode") == "wal"
-    assert pragma(home, "user_version") == db.SCHEMA_VERSION == 2
+    assert pragma(home, "user_version") == db.SCHEMA_VERSION == 3
 
 
 @pytest.mark.parametrize(("fsync", "level"), [(True, 2), (False, 1)])  # FULL=2, NORMAL=1

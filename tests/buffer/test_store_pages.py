@@ -11,7 +11,7 @@ from PIL import Image
 
 from scanlet.buffer import DEFAULT_DPI, PageStore
 from scanlet.config import Home
-from scanlet.crypto import MAGIC, write_encrypted
+from scanlet.crypto import MAGIC, read_encrypted, write_encrypted
 from scanlet.errors import InvalidSetting, PageCorrupt, PageNotFound, StorageError
 from scanlet.models import ColorMode, PageInfo, Source
 from tests.buffer.testdata import KEY, OTHER_KEY, ScanFactory, make_jpeg, make_png
@@ -203,11 +203,14 @@ def test_wrong_key_reads_are_corrupt(home: Home) -> None:
         doc = store.create_document()
         page = store.add_image(doc.id, make_jpeg(), "jpeg")
     with PageStore(home, OTHER_KEY) as wrong:
-        assert wrong.get_page(page.id).id == page.id  # the index is readable
-        with pytest.raises(PageCorrupt):
-            wrong.read_original(page.id)
-        with pytest.raises(PageCorrupt):
-            wrong.render(page.id, width=10)
+        # The index's sealed fields (tags, metadata) refuse the key before any file is read.
+        for read in (wrong.get_page, wrong.read_original):
+            with pytest.raises(StorageError, match="integrity check"):
+                read(page.id)
+        with pytest.raises(StorageError, match="integrity check"):
+            wrong.get_document(doc.id)
+    with pytest.raises(PageCorrupt):  # and the page file itself refuses it
+        read_encrypted(home.cache / "pages" / f"{page.id}.slc", OTHER_KEY)
 
 
 def test_damaged_or_swapped_file_is_corrupt(home: Home) -> None:

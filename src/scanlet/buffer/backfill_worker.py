@@ -14,8 +14,8 @@ from pathlib import Path
 
 from scanlet.buffer.store import PageStore
 from scanlet.config import Home
-from scanlet.crypto import load_or_create_key
 from scanlet.errors import ScanletError
+from scanlet.keystore import load_cache_key
 
 log = logging.getLogger(__name__)
 _LOWEST = 19
@@ -44,7 +44,7 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.WARNING, stream=sys.stderr,
                         format="preview-backfill %(levelname)s %(name)s: %(message)s")
     home = Home(Path(args.home))
-    store = PageStore(home, load_or_create_key(home.cache_key), ram_cache_bytes=0, fsync=False)
+    store = PageStore(home, load_cache_key(home), ram_cache_bytes=0, fsync=False)
     try:
         for line in sys.stdin:
             page_id = line.strip()

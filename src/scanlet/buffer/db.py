@@ -11,9 +11,14 @@ Settings and why:
   selects NORMAL (tests, benchmarks, users who trade power-cut durability for speed).
 - ``foreign_keys=ON`` (pages belong to documents), ``busy_timeout`` so a second process (the
   CLI) waits for a write lock instead of failing at once.
+- ``secure_delete=ON``: SQLite zeroes the content it frees, so a deleted or rewritten row
+  leaves no old bytes behind in the file's free space.
 - The schema version is ``PRAGMA user_version``; :data:`MIGRATIONS` [i] upgrades version i to
-  i+1 inside one transaction together with the version bump. A database from a newer Scanlet
-  is refused rather than guessed at.
+  i+1 inside one transaction together with the version bump (SQL, or a function for a step
+  that converts values). A database from a newer Scanlet is refused rather than guessed at.
+- Version 3 seals the user's text (sealed.py). A database that had rows before that step is
+  then VACUUMed and its WAL truncated, so no plaintext copy stays in the file, its free pages
+  or the WAL.
 """
 
 from __future__ import annotations
@@ -21,17 +26,21 @@ from __future__ import annotations
 import logging
 import os
 import sqlite3
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from scanlet.buffer.sealed import FieldSealer, seal_existing
 from scanlet.errors import StorageError
 
 logger = logging.getLogger(__name__)
 
 BUSY_TIMEOUT_S = 10.0
 
-MIGRATIONS: list[str] = [
+#: One schema step: SQL statements, or a function converting values.
+Migration = str | Callable[[sqlite3.Connection, FieldSealer], object]
+
+MIGRATIONS: list[Migration] = [
     # 0 -> 1: documents, pages, jobs.
     """
     CREATE TABLE documents (
@@ -89,7 +98,12 @@ MIGRATIONS: list[str] = [
         PRIMARY KEY (page_id, version)
     );
     """,
+    # 2 -> 3: document names, tags and metadata, page tags and metadata sealed (sealed.py).
+    seal_existing,
 ]
+
+#: The first version whose user text is sealed: older databases with rows are VACUUMed.
+SEALED_VERSION = 3
 
 SCHEMA_VERSION = len(MIGRATIONS)
 
@@ -103,11 +117,12 @@ def _create_private(path: Path) -> None:
     os.close(fd)
 
 
-def connect(path: Path, *, durable: bool) -> sqlite3.Connection:
+def connect(path: Path, *, durable: bool, fields: FieldSealer) -> sqlite3.Connection:
     """Open (creating and migrating if needed) the index at ``path``.
 
-    The connection is in autocommit mode (transactions are explicit, see :func:`transaction`)
-    and may be used from any thread; the caller serializes access.
+    ``fields`` seals values during the migration to version 3. The connection is in
+    autocommit mode (transactions are explicit, see :func:`transaction`) and may be used from
+    any thread; the caller serializes access.
     """
     try:
         _create_private(path)
@@ -123,8 +138,10 @@ def connect(path: Path, *, durable: bool) -> sqlite3.Connection:
             raise StorageError(f"the page index {path} cannot use WAL mode (got {mode})")
         conn.execute(f"PRAGMA synchronous={'FULL' if durable else 'NORMAL'}")
         conn.execute("PRAGMA foreign_keys=ON")
+        conn.execute("PRAGMA secure_delete=ON")
         conn.execute(f"PRAGMA busy_timeout={int(BUSY_TIMEOUT_S * 1000)}")
-        migrate(conn, path)
+        if 0 < migrate(conn, path, fields) < SEALED_VERSION:
+            scrub(conn)
     except sqlite3.Error as exc:
         conn.close()
         raise StorageError(f"the page index {path} is unusable: {exc}") from exc
@@ -134,8 +151,8 @@ def connect(path: Path, *, durable: bool) -> sqlite3.Connection:
     return conn
 
 
-def migrate(conn: sqlite3.Connection, path: Path) -> None:
-    """Bring the schema to :data:`SCHEMA_VERSION`."""
+def migrate(conn: sqlite3.Connection, path: Path, fields: FieldSealer) -> int:
+    """Bring the schema to :data:`SCHEMA_VERSION`; returns the version found (0: new)."""
     with transaction(conn):
         version = int(conn.execute("PRAGMA user_version").fetchone()[0])
         if version > SCHEMA_VERSION:
@@ -145,10 +162,32 @@ def migrate(conn: sqlite3.Connection, path: Path) -> None:
             )
         for step in range(version, SCHEMA_VERSION):
             logger.info("page index: migrating schema %d -> %d", step, step + 1)
-            for statement in MIGRATIONS[step].split(";"):
-                if statement.strip():
-                    conn.execute(statement)
+            migration = MIGRATIONS[step]
+            if isinstance(migration, str):
+                for statement in migration.split(";"):
+                    if statement.strip():
+                        conn.execute(statement)
+            else:
+                migration(conn, fields)
             conn.execute(f"PRAGMA user_version={step + 1}")
+    return version
+
+
+def scrub(conn: sqlite3.Connection) -> None:
+    """After sealing an existing database: rebuild it (VACUUM) and truncate the WAL, so the
+    plain values it held are in neither the file, its free pages, nor the WAL.
+
+    A failure (another process holds the database open) is logged, not raised: the values are
+    sealed already, ``secure_delete`` zeroed what the migration freed, and closing the store
+    truncates the WAL.
+    """
+    try:
+        conn.execute("VACUUM")
+        conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    except sqlite3.Error as exc:
+        logger.warning("page index: could not compact the database after sealing its fields "
+                       "(%s); old plain copies may remain in the WAL until the page store "
+                       "is closed", exc)
 
 
 @contextmanager

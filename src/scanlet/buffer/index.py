@@ -1,6 +1,9 @@
 """SQL on the buffer's index: documents and pages. No files, no locking, no policy.
 
 Every function takes the connection; the store holds the lock and opens the transactions.
+Names, tags and metadata are sealed on the way in and opened on the way out (``fields``,
+sealed.py), so the store and everything above it see plain values. Nothing here searches or
+sorts by a sealed column (SQL cannot see into them); order is by creation time and position.
 Page positions are kept dense (0..n-1 per document): every mutation that changes the set or
 order of a document's pages rewrites the positions that changed.
 """
@@ -11,6 +14,7 @@ import sqlite3
 from collections.abc import Iterator, Sequence
 
 from scanlet.buffer.rows import StoredPage, document_from_row, page_from_row, to_text
+from scanlet.buffer.sealed import SEALED_COLUMNS, FieldSealer
 from scanlet.errors import DocumentNotFound, PageNotFound
 from scanlet.models import DocumentInfo, PageInfo
 
@@ -42,34 +46,44 @@ def require_document(conn: sqlite3.Connection, document_id: str) -> None:
 
 
 def insert_document(
-    conn: sqlite3.Connection, document_id: str, name: str, tags: str, metadata: str,
-    created: str,
+    conn: sqlite3.Connection, fields: FieldSealer, document_id: str, name: str, tags: str,
+    metadata: str, created: str,
 ) -> None:
+    def sealed(column: str, text: str) -> bytes:
+        return fields.seal("documents", column, document_id, text)
+
     conn.execute(
         "INSERT INTO documents (id, name, created, tags, metadata) VALUES (?, ?, ?, ?, ?)",
-        (document_id, name, created, tags, metadata),
+        (document_id, sealed("name", name), created, sealed("tags", tags),
+         sealed("metadata", metadata)),
     )
 
 
-def get_document(conn: sqlite3.Connection, document_id: str) -> DocumentInfo:
+def get_document(conn: sqlite3.Connection, fields: FieldSealer,
+                 document_id: str) -> DocumentInfo:
     row = conn.execute(f"{_DOCUMENT_SELECT} WHERE d.id = ?", (document_id,)).fetchone()
     if row is None:
         raise DocumentNotFound(f"no document {document_id}", document_id=document_id)
-    return document_from_row(row)
+    return document_from_row(row, fields)
 
 
-def list_documents(conn: sqlite3.Connection) -> list[DocumentInfo]:
+def list_documents(conn: sqlite3.Connection, fields: FieldSealer) -> list[DocumentInfo]:
     rows = conn.execute(f"{_DOCUMENT_SELECT} ORDER BY d.created, d.rowid").fetchall()
-    return [document_from_row(row) for row in rows]
+    return [document_from_row(row, fields) for row in rows]
 
 
 def update_columns(
-    conn: sqlite3.Connection, table: str, row_id: str, changes: dict[str, str]
+    conn: sqlite3.Connection, fields: FieldSealer, table: str, row_id: str,
+    changes: dict[str, str],
 ) -> None:
-    """Set ``changes`` (column -> value) on one row; column names come from our code only."""
+    """Set ``changes`` (column -> value) on one row, sealing the sealed columns; column names
+    come from our code only."""
     if changes:
+        sealed = SEALED_COLUMNS.get(table, ())
+        values = [fields.seal(table, column, row_id, value) if column in sealed else value
+                  for column, value in changes.items()]
         assignments = ", ".join(f"{column} = ?" for column in changes)
-        conn.execute(f"UPDATE {table} SET {assignments} WHERE id = ?", (*changes.values(), row_id))
+        conn.execute(f"UPDATE {table} SET {assignments} WHERE id = ?", (*values, row_id))
 
 
 def delete_document(conn: sqlite3.Connection, document_id: str) -> list[str]:
@@ -91,14 +105,18 @@ def next_position(conn: sqlite3.Connection, document_id: str) -> int:
     return int(row[0])
 
 
-def insert_page(conn: sqlite3.Connection, info: PageInfo, sha256: str) -> None:
+def insert_page(conn: sqlite3.Connection, fields: FieldSealer, info: PageInfo,
+                sha256: str) -> None:
+    """A new page row, with no tags and no metadata yet."""
     conn.execute(
         "INSERT INTO pages (id, document_id, position, width, height, dpi, bit_depth, mode, "
         "format, bytes, sha256, source, job_id, created, tags, metadata) "
-        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, '[]', '{}')",
+        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         (info.id, info.document_id, info.index, info.width, info.height, info.dpi,
          info.bit_depth, info.mode.value, info.format, info.bytes, sha256,
-         info.source.value if info.source else None, info.job_id, to_text(info.created)),
+         info.source.value if info.source else None, info.job_id, to_text(info.created),
+         fields.seal("pages", "tags", info.id, "[]"),
+         fields.seal("pages", "metadata", info.id, "{}")),
     )
 
 
@@ -106,19 +124,20 @@ def page_exists(conn: sqlite3.Connection, page_id: str) -> bool:
     return conn.execute("SELECT 1 FROM pages WHERE id = ?", (page_id,)).fetchone() is not None
 
 
-def get_page(conn: sqlite3.Connection, page_id: str) -> StoredPage:
+def get_page(conn: sqlite3.Connection, fields: FieldSealer, page_id: str) -> StoredPage:
     row = conn.execute("SELECT * FROM pages WHERE id = ?", (page_id,)).fetchone()
     if row is None:
         raise PageNotFound(f"no page {page_id}", page_id=page_id)
-    return page_from_row(row)
+    return page_from_row(row, fields)
 
 
-def list_pages(conn: sqlite3.Connection, document_id: str) -> list[PageInfo]:
+def list_pages(conn: sqlite3.Connection, fields: FieldSealer,
+               document_id: str) -> list[PageInfo]:
     require_document(conn, document_id)
     rows = conn.execute(
         "SELECT * FROM pages WHERE document_id = ? ORDER BY position", (document_id,)
     ).fetchall()
-    return [page_from_row(row).info for row in rows]
+    return [page_from_row(row, fields).info for row in rows]
 
 
 def page_order(conn: sqlite3.Connection, document_id: str) -> list[str]:

@@ -1,7 +1,8 @@
 """Conversions between index rows and the shared models, and validation of user fields.
 
 Tags are a list of non-empty strings, kept in the order given, duplicates dropped. Metadata is
-any JSON object; both are stored as JSON text. Timestamps are stored as ISO 8601 UTC.
+any JSON object; both are stored as JSON text, sealed like document names (sealed.py).
+Timestamps are stored as ISO 8601 UTC.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from scanlet.buffer.sealed import FieldSealer
 from scanlet.errors import InvalidSetting
 from scanlet.models import DocumentInfo, PageInfo
 
@@ -69,14 +71,19 @@ def metadata_json(metadata: dict[str, Any] | None) -> str:
     return text
 
 
-def document_from_row(row: sqlite3.Row) -> DocumentInfo:
+def _opened(fields: FieldSealer, table: str, row: sqlite3.Row, column: str) -> str:
+    """A sealed column's text (StorageError when it does not belong to this row)."""
+    return fields.open(table, column, row["id"], row[column])
+
+
+def document_from_row(row: sqlite3.Row, fields: FieldSealer) -> DocumentInfo:
     return DocumentInfo(
         id=row["id"],
-        name=row["name"],
+        name=_opened(fields, "documents", row, "name"),
         created=from_text(row["created"]),
         page_count=row["page_count"],
-        tags=json.loads(row["tags"]),
-        metadata=json.loads(row["metadata"]),
+        tags=json.loads(_opened(fields, "documents", row, "tags")),
+        metadata=json.loads(_opened(fields, "documents", row, "metadata")),
     )
 
 
@@ -89,7 +96,7 @@ class StoredPage:
     file_id: str  # the current version's file (the page id itself until the first edit)
 
 
-def page_from_row(row: sqlite3.Row) -> StoredPage:
+def page_from_row(row: sqlite3.Row, fields: FieldSealer) -> StoredPage:
     info = PageInfo(
         id=row["id"],
         document_id=row["document_id"],
@@ -104,8 +111,8 @@ def page_from_row(row: sqlite3.Row) -> StoredPage:
         source=row["source"],
         job_id=row["job_id"],
         created=from_text(row["created"]),
-        tags=json.loads(row["tags"]),
-        metadata=json.loads(row["metadata"]),
+        tags=json.loads(_opened(fields, "pages", row, "tags")),
+        metadata=json.loads(_opened(fields, "pages", row, "metadata")),
         version=row["version"],
     )
     return StoredPage(info=info, sha256=row["sha256"], file_id=row["file_id"] or row["id"])

@@ -2,7 +2,8 @@
 
 ``PageStore`` orchestrates the parts: files.py (paths, durable renames), db.py (connection,
 schema), index.py (SQL), ordering.py (move/reorder logic), renditions.py (thumbnails),
-recovery.py (start-up repair), cache.py (RAM LRU) and scanlet.crypto (encryption at rest).
+recovery.py (start-up repair), cache.py (RAM LRU) and scanlet.crypto (encryption at rest:
+page files; sealed.py seals the names, tags and metadata in the index).
 
 Thread safety: one SQLite connection guarded by one re-entrant lock; only index work (and the
 commit's fsync) runs under it. Reading, decrypting, decoding and encrypting files run outside
@@ -42,6 +43,7 @@ from scanlet.buffer.ids import new_id
 from scanlet.buffer.recovery import RecoveryReport, recover
 from scanlet.buffer.renditions import CacheKey, RenderedImage, Renditions
 from scanlet.buffer.rows import StoredPage, clean_tags, metadata_json, now, tags_json, to_text
+from scanlet.buffer.sealed import FieldSealer
 from scanlet.codecs.decode import (
     MEDIA_TYPE,
     ImageDecodeError,
@@ -107,7 +109,9 @@ class PageStore:
         )
         self._lock = threading.RLock()
         self._adding: set[str] = set()
-        self._conn: sqlite3.Connection | None = db.connect(home.database, durable=fsync)
+        self._fields = FieldSealer(key)
+        self._conn: sqlite3.Connection | None = db.connect(home.database, durable=fsync,
+                                                          fields=self._fields)
         logger.debug("page store opened at %s (fsync=%s)", home.cache, fsync)
 
     # -- lifetime -----------------------------------------------------------------------------
@@ -181,18 +185,18 @@ class PageStore:
         values = (self._clean_name(name), tags_json(clean_tags(tags)), metadata_json(metadata))
         document_id = new_id()
         with self._locked("create_document", write=True) as conn:
-            index.insert_document(conn, document_id, *values, created=to_text(now()))
-            return index.get_document(conn, document_id)
+            index.insert_document(conn, self._fields, document_id, *values, created=to_text(now()))
+            return index.get_document(conn, self._fields, document_id)
 
     def list_documents(self) -> list[DocumentInfo]:
         """All documents, oldest first."""
         with self._locked("list_documents") as conn:
-            return index.list_documents(conn)
+            return index.list_documents(conn, self._fields)
 
     def get_document(self, document_id: str) -> DocumentInfo:
         """One document; DocumentNotFound if unknown."""
         with self._locked("get_document") as conn:
-            return index.get_document(conn, document_id)
+            return index.get_document(conn, self._fields, document_id)
 
     def update_document(
         self,
@@ -208,8 +212,8 @@ class PageStore:
             changes["name"] = self._clean_name(name)
         with self._locked("update_document", write=True) as conn:
             index.require_document(conn, document_id)
-            index.update_columns(conn, "documents", document_id, changes)
-            return index.get_document(conn, document_id)
+            index.update_columns(conn, self._fields, "documents", document_id, changes)
+            return index.get_document(conn, self._fields, document_id)
 
     def delete_document(self, document_id: str) -> None:
         """Delete a document with its pages and their files."""
@@ -443,7 +447,7 @@ class PageStore:
                 format=facts.format, bytes=size, source=source, job_id=job_id,
                 created=now(),
             )
-            index.insert_page(conn, info, digest)
+            index.insert_page(conn, self._fields, info, digest)
         return info
 
     def _undo_move(self, moved: Path, original: Path) -> None:
@@ -458,7 +462,7 @@ class PageStore:
     def list_pages(self, document_id: str) -> list[PageInfo]:
         """A document's pages in order; DocumentNotFound if unknown."""
         with self._locked("list_pages") as conn:
-            return index.list_pages(conn, document_id)
+            return index.list_pages(conn, self._fields, document_id)
 
     def get_page(self, page_id: str) -> PageInfo:
         """One page; PageNotFound if unknown."""
@@ -466,7 +470,7 @@ class PageStore:
 
     def _stored(self, page_id: str) -> StoredPage:
         with self._locked("get_page") as conn:
-            return index.get_page(conn, page_id)
+            return index.get_page(conn, self._fields, page_id)
 
     def ensure_preview(self, page_id: str) -> None:
         """Make and keep the page's preview now if it has none (codecs/render.py), so that its
@@ -525,9 +529,9 @@ class PageStore:
         """Change a page's tags and/or metadata (None = unchanged; replaced whole)."""
         changes = _annotation_changes(tags, metadata)
         with self._locked("update_page", write=True) as conn:
-            index.get_page(conn, page_id)
-            index.update_columns(conn, "pages", page_id, changes)
-            return index.get_page(conn, page_id).info
+            index.get_page(conn, self._fields, page_id)
+            index.update_columns(conn, self._fields, "pages", page_id, changes)
+            return index.get_page(conn, self._fields, page_id).info
 
     def transfer_pages(self, page_ids: list[str], document_id: str) -> list[PageInfo]:
         """Move pages (in this order) to the end of another document, versions and all.
@@ -539,7 +543,7 @@ class PageStore:
             if missing:
                 raise PageNotFound(f"no page {missing[0]}", page_ids=missing)
             index.transfer(conn, unique, document_id)
-            return index.list_pages(conn, document_id)
+            return index.list_pages(conn, self._fields, document_id)
 
     # -- editing ------------------------------------------------------------------------------
 
@@ -573,14 +577,14 @@ class PageStore:
                 raise StorageError(f"cannot write the page file: {exc}") from exc
             try:
                 with self._locked("replace_image", write=True) as conn:
-                    stored = index.get_page(conn, page_id)
+                    stored = index.get_page(conn, self._fields, page_id)
                     new = stored.info.model_copy(update={
                         "width": facts.width, "height": facts.height, "dpi": float(dpi),
                         "bit_depth": facts.bit_depth, "mode": facts.mode,
                         "format": facts.format, "bytes": len(data)})
                     index.push_version(conn, stored, new, hashlib.sha256(data).hexdigest(),
                                        file_id)
-                    info = index.get_page(conn, page_id).info
+                    info = index.get_page(conn, self._fields, page_id).info
             except BaseException:
                 path.unlink(missing_ok=True)
                 raise
@@ -595,11 +599,11 @@ class PageStore:
         """Make the previous version current (or the first, with ``to_original``); the
         undone versions' files are deleted. InvalidSetting when the page was never edited."""
         with self._locked("undo_edit", write=True) as conn:
-            stored = index.get_page(conn, page_id)
+            stored = index.get_page(conn, self._fields, page_id)
             unused = index.pop_version(conn, stored, to_original=to_original)
             if unused is None:
                 raise InvalidSetting(f"page {page_id} has no edit to undo", field="page_id")
-            info = index.get_page(conn, page_id).info
+            info = index.get_page(conn, self._fields, page_id).info
         for file_id in unused:
             try:
                 self._files.page_path(file_id).unlink(missing_ok=True)
@@ -622,7 +626,7 @@ class PageStore:
             order = index.page_order(conn, document_id)
             self._require_members(conn, document_id, order, page_ids)
             index.write_order(conn, ordering.moved(order, page_ids, to_index), order)
-            return index.list_pages(conn, document_id)
+            return index.list_pages(conn, self._fields, document_id)
 
     def reorder(self, document_id: str, page_ids: list[str]) -> list[PageInfo]:
         """Give a document a complete new page order; InvalidSetting unless a permutation."""
@@ -630,7 +634,7 @@ class PageStore:
             order = index.page_order(conn, document_id)
             ordering.check_permutation(order, page_ids)
             index.write_order(conn, page_ids, order)
-            return index.list_pages(conn, document_id)
+            return index.list_pages(conn, self._fields, document_id)
 
     def delete_pages(self, page_ids: list[str]) -> int:
         """Delete pages of any documents; all or nothing: PageNotFound if any is unknown."""

@@ -18,10 +18,10 @@ from PIL import Image
 from scanlet.buffer.backfill import PreviewBackfill
 from scanlet.buffer.store import PageStore
 from scanlet.config import Home, Settings
-from scanlet.crypto import load_or_create_key
 from scanlet.devices.manager import DeviceManager, DeviceOptions
 from scanlet.devices.sane_config import prepare_demo_config
 from scanlet.jobs import JobManager
+from scanlet.keystore import load_cache_key
 from scanlet.ocr.pool import OcrPool
 from scanlet.ocr.tesseract import configure as configure_tesseract
 from scanlet.security.access import AccessStore, cli_key
@@ -65,7 +65,7 @@ class Runtime:
         self.home = home.create()
         self.settings = settings
         self.demo = demo
-        key = load_or_create_key(home.cache_key)
+        key = load_cache_key(home)  # the OS key store, else keys/cache.key
         add_secret(key)  # never in a log line, in any of its encodings
         self.store = PageStore(
             home, key, ram_cache_bytes=settings.ram_cache_mb * 2**20, fsync=settings.fsync
