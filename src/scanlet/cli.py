@@ -263,8 +263,12 @@ app.add_typer(service_app, name="service",
 
 
 def main() -> Any:
-    """Console-script entry point."""
-    return app(prog_name="scanlet")
+    """Console-script entry point. A ScanletError that a command does not handle itself (e.g.
+    ``home_unsafe`` from opening the home) is shown like the handled ones, not as a traceback."""
+    try:
+        return app(prog_name="scanlet")
+    except ScanletError as exc:
+        raise SystemExit(_fail(exc).exit_code) from None
 
 
 if __name__ == "__main__":  # pragma: no cover

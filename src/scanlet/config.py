@@ -108,7 +108,14 @@ class Home:
         return self.root / "port.lock"
 
     def create(self) -> Home:
-        """Create the folder layout (private to the user) and the identity file."""
+        """Create the folder layout (private to the user) and the identity file.
+
+        Raises UnsafeHome when the home, ``keys/`` or ``cert/`` (or a file Scanlet trusts in
+        them) belongs to another user or others can write it (``security.homecheck``).
+        """
+        from scanlet.security import homecheck
+
+        homecheck.check_root(self)  # before writing anything into it
         self.root.mkdir(parents=True, exist_ok=True, mode=0o700)
         for folder in (self.cache, self.pages, self.incoming, self.thumbnails, self.cert,
                        self.dump, self.log, self.upload, self.keys):
@@ -120,6 +127,7 @@ class Home:
             )
         if not self.service_config.exists():
             self.service_config.write_text(_SERVICE_CONFIG_TEMPLATE)
+        homecheck.check_home(self)
         return self
 
 

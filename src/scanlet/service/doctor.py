@@ -1,6 +1,8 @@
 """``scanlet doctor``: one readable screen about the state of this install.
 
-Sections: the service (``port.lock``, pid, ``/v1/health``), its monitor (``monitor.lock``,
+Sections: the home folder (owner and mode of the home, ``keys/``, ``cert/`` and the
+files Scanlet trusts: ``security.homecheck``), the service (``port.lock``, pid,
+``/v1/health``), its monitor (``monitor.lock``,
 ``monitor.json``: restarts, crash loop), the latest crash reports in ``dump/``, the
 configuration (load errors are shown, not raised), ports, devices (through the running
 service only: listing in-process may probe the network for seconds) and the programs and
@@ -8,8 +10,9 @@ libraries Scanlet uses. Every check is bounded in time and never raises; a check
 unexpectedly is shown as such.
 
 Findings have a level: ``ok``, ``info``, ``warn`` (works, but something is missing or
-happened) and ``FAIL`` (needs fixing: an invalid config, a crash loop, a hung service, a
-required library missing, the configured port taken while the service is down).
+happened) and ``FAIL`` (needs fixing: an unsafe home folder, an invalid config, a crash
+loop, a hung service, a required library missing, the configured port taken while the service
+is down).
 :func:`render` returns 1 when there is a FAIL, else 0.
 """
 
@@ -33,6 +36,7 @@ from rich.markup import escape
 from scanlet import __version__
 from scanlet.config import Home, Settings, is_remote, load_settings
 from scanlet.errors import ConfigError, ScanletError
+from scanlet.security import homecheck
 from scanlet.service import crash, monitor
 from scanlet.service.instance import InstanceInfo, read_instance
 
@@ -81,9 +85,9 @@ def run_checks(home: Home, *, timeout: float = 3.0) -> list[Section]:
             ctx.config_error = exc
             ctx.settings, _ = monitor.load_monitor_settings(home)
     checks: list[tuple[str, Callable[[_Context, Section], None]]] = [
-        ("Service", _service), ("Monitor", _monitor), ("Crash reports", _crashes),
-        ("Configuration", _config), ("Ports", _ports), ("Devices", _devices),
-        ("Dependencies", _dependencies),
+        ("Home folder", _home_folder), ("Service", _service), ("Monitor", _monitor),
+        ("Crash reports", _crashes), ("Configuration", _config), ("Ports", _ports),
+        ("Devices", _devices), ("Dependencies", _dependencies),
     ]
     sections = []
     for title, check in checks:
@@ -118,6 +122,23 @@ def render(home: Home, sections: list[Section], console: Console) -> int:
 
 
 # -- sections ---------------------------------------------------------------------------------
+
+
+def _home_folder(ctx: _Context, section: Section) -> None:
+    if not homecheck.supported():  # pragma: no cover - Windows
+        section.add("info", "owner and mode are not checked on Windows (NTFS ACLs)")
+        return
+    problems = homecheck.inspect_home(ctx.home)
+    for problem in problems:
+        if problem.fatal:
+            section.add("error", problem.text, f"{problem.fix}; until then serve, the monitor "
+                                               "and the CLI refuse this home (home_unsafe)")
+        else:
+            section.add("warn", problem.text, "Scanlet narrows it to owner-only at its next "
+                                              "start")
+    if not problems and ctx.home.root.is_dir():
+        section.add("ok", "the home, keys/ and cert/ belong to you and only you can write "
+                          "them; keys/ and cert/ are private")
 
 
 def _service(ctx: _Context, section: Section) -> None:
