@@ -283,6 +283,10 @@ class Settings:
     max_body_kb: int = 1024
     max_import_mb: int = 200
     max_image_megapixels: int = 200
+    max_decoded_mb: int = 256
+    decode_memory_mb: int = 768
+    max_running_decodes: int = 2
+    decode_wait_seconds: float = 30.0
     pair_requests_per_minute: int = 5
     scans_per_minute: int = 30
     ocr_tasks_per_minute: int = 12
@@ -346,6 +350,14 @@ _KEYS: dict[str, _Key] = {
                           "megabytes, an integer > 0"),
     "max_image_megapixels": _Key("limits", "max_image_megapixels", _parse_positive_int,
                                  "megapixels, an integer > 0"),
+    "max_decoded_mb": _Key("limits", "max_decoded_mb", _parse_positive_int,
+                           "megabytes, an integer > 0"),
+    "decode_memory_mb": _Key("limits", "decode_memory_mb", _parse_positive_int,
+                             "megabytes, an integer > 0"),
+    "max_running_decodes": _Key("limits", "max_running_decodes", _parse_positive_int,
+                                "an integer > 0"),
+    "decode_wait_seconds": _Key("limits", "decode_wait_seconds", _parse_positive,
+                                "seconds, a number > 0"),
     "pair_requests_per_minute": _Key("limits", "pair_requests_per_minute", _parse_count,
                                      "an integer >= 0 (0 = no pairing requests)"),
     "scans_per_minute": _Key("limits", "scans_per_minute", _parse_count,
@@ -513,6 +525,10 @@ _SERVICE_CONFIG_TEMPLATE = """\
 # max_body_kb = 1024
 # max_import_mb = 200
 # max_image_megapixels = 200
+# max_decoded_mb = 256
+# decode_memory_mb = 768
+# max_running_decodes = 2
+# decode_wait_seconds = 30
 # pair_requests_per_minute = 5
 # scans_per_minute = 30
 # ocr_tasks_per_minute = 12

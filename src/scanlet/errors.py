@@ -70,7 +70,8 @@ code unless it names its own. CLI exit codes: 1 internal/import/export/storage, 
     │   ├── PayloadTooLarge (payload_too_large, 413)
     │   ├── RateLimited (rate_limited, 429)              with ``retry_after`` (Retry-After)
     │   │   ├── TooManyTasks (too_many_tasks, 429)       too many OCR tasks running at once
-    │   │   └── TooManySessions (too_many_sessions, 429) too many client sessions open
+    │   │   ├── TooManySessions (too_many_sessions, 429) too many client sessions open
+    │   │   └── ImportsBusy (imports_busy, 429)          the shared decoding budget stayed full
     │   └── PairingError (pairing_error)
     │       ├── PairingDisabled (pairing_disabled)
     │       ├── PairingNotFound (pairing_not_found, 404)
@@ -494,6 +495,15 @@ class TooManySessions(RateLimited):
 
     code = "too_many_sessions"
     title = "Too many client sessions are open"
+
+
+class ImportsBusy(RateLimited):
+    """Other imports hold the decoding budget or every decode slot (``[limits]
+    decode_memory_mb``, ``max_running_decodes``) for longer than ``decode_wait_seconds``;
+    ``detail`` has ``running``, ``maximum`` and ``retry_after``."""
+
+    code = "imports_busy"
+    title = "Other imports are decoding; try again shortly"
 
 
 class PairingError(AccessError):

@@ -8,7 +8,7 @@ import psutil
 import pytest
 
 from scanlet.buffer import PageStore
-from scanlet.importing import PdfLimits, import_file, pdf
+from scanlet.importing import DecodeLimits, PdfLimits, import_file, pdf
 from scanlet.importing.errors import ImportFailed, ImportTooLarge
 from tests.importing.makers import GREY_CONTENT, busy_pdf, flate_bomb_pdf, vector_pdf
 
@@ -41,10 +41,12 @@ def test_default_memory_limit_follows_the_pixel_cap() -> None:
 
 
 def test_memory_limit_refuses_with_413(store: PageStore, document: str) -> None:
-    """A4 at 600 dpi is 35 Mpx (within the pixel cap) but needs >100 MB for the bitmap."""
+    """A4 at 600 dpi is 35 Mpx (within the pixel cap) but needs >100 MB for the bitmap: with
+    the decoded-bytes cap raised out of the way, the address-space limit is what refuses it."""
     with pytest.raises(ImportTooLarge) as caught:
         import_file(store, document, vector_pdf([(*A4, GREY_CONTENT)]), dpi=600,
-                    pdf_limits=PdfLimits(memory_bytes=150 * 2**20))
+                    pdf_limits=PdfLimits(memory_bytes=150 * 2**20),
+                    decode=DecodeLimits(max_decoded_bytes=2**31, budget_bytes=2**32))
     assert caught.value.detail["limit"] == "memory"
     assert _clean(store, document)
 

@@ -1,8 +1,10 @@
 """Import a file into a document: the body is the file itself (not JSON, not multipart).
 
 The bytes are spooled to the buffer's scratch folder as they arrive (the access middleware
-caps the size on the way in), then the importer checks the format by its magic bytes, decodes
-under pixel caps (PDFs in a resource-limited worker process) and appends every page.
+caps the size on the way in); the import then waits (on the event loop, holding no thread) for
+room in the decoding budget all clients share (``Runtime.decode_gate``: 429 ``imports_busy``
+when it stays full), and the importer checks the format by its magic bytes, decodes in a
+memory-limited worker process under pixel and decoded-bytes caps and appends every page.
 """
 
 from __future__ import annotations
@@ -47,8 +49,10 @@ async def import_file(
         with open(spool, "wb") as fh:
             async for chunk in request.stream():  # small chunks: a write does not block long
                 fh.write(chunk)
-        return await asyncio.to_thread(run_import, rt.store, document_id, spool, dpi=dpi,
-                                       password=password)
+        limits = rt.decode_gate.limits
+        async with rt.decode_gate.areserve(limits.worker_memory_bytes):
+            return await asyncio.to_thread(run_import, rt.store, document_id, spool, dpi=dpi,
+                                           password=password, decode=limits)
     finally:
         spool.unlink(missing_ok=True)
 

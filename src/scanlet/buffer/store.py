@@ -313,12 +313,17 @@ class PageStore:
         *,
         dpi: float | None = None,
         source: Source | None = None,
+        decoded: tuple[bytes | None] | None = None,
     ) -> PageInfo:
         """Import encoded image bytes as a new last page of a document.
 
         The image is fully decoded once to prove it is complete; other formats, unsupported
         pixel layouts (see codecs.decode.ACCEPTED_MODES) and decompression bombs are refused
         with InvalidSetting. ``dpi`` defaults to the file's own, else :data:`DEFAULT_DPI`.
+
+        ``decoded=(preview,)`` says an import worker already decoded these very bytes in full
+        and made their preview (None: the page is small enough to need none): only the header
+        is read here, so this process never decodes a client's pixels (security.md 5.1).
         """
         if fmt not in MEDIA_TYPE:
             raise InvalidSetting(f"unsupported format {fmt!r}", field="format",
@@ -330,7 +335,10 @@ class PageStore:
         except ValueError as exc:
             raise InvalidSetting(f"unknown source {source!r}", field="source",
                                  allowed=[s.value for s in Source]) from exc
-        facts, preview = self._checked_image(data, fmt)
+        if decoded is None:
+            facts, preview = self._checked_image(data, fmt)
+        else:
+            facts, preview = self._header_facts(data, fmt), decoded[0]
 
         digest = hashlib.sha256(data).hexdigest()
         info = self._add(document_id, facts, digest, len(data), self._placer(data),
@@ -381,6 +389,14 @@ class PageStore:
             return lambda: destination.unlink(missing_ok=True)
 
         return place
+
+    @staticmethod
+    def _header_facts(data: bytes, fmt: ImageFormat) -> ImageFacts:
+        """Facts of image bytes a worker decoded already: the header only, no pixels."""
+        try:
+            return inspect(data, fmt)
+        except ImageDecodeError as exc:
+            raise InvalidSetting(str(exc), field="data") from exc
 
     @staticmethod
     def _checked_image(data: bytes, fmt: ImageFormat) -> tuple[ImageFacts, bytes | None]:

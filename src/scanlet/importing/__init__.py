@@ -6,9 +6,10 @@
 
 - The format comes from the file's magic bytes (detect.py), never from its name; only the
   six formats above are accepted (415 otherwise).
-- Images are decoded in this process under a pixel cap checked before decoding (images.py);
-  PDFs are parsed and rasterised only in a resource-limited worker process (pdf.py,
-  pdf_worker.py).
+- Nothing of the file is decoded in this process: images (images.py) and PDFs are decoded
+  only in a resource-limited worker process (pdf.py, pdf_worker.py), one per file, under a
+  pixel cap and a decoded-bytes cap checked before decoding and an address-space limit; the
+  workers of all clients share one memory budget and a concurrency limit (budget.py).
 - All or nothing: when any page fails, the pages this import already added are deleted again
   before the error is raised.
 
@@ -19,6 +20,7 @@ InvalidSetting 422 (a bad ``dpi``) from the usual tree.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import math
 from collections.abc import Callable
@@ -26,6 +28,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
 from scanlet.errors import InvalidSetting
+from scanlet.importing.budget import DecodeGate, DecodeLimits
 from scanlet.importing.detect import HEAD_BYTES, FileFormat, detect
 from scanlet.importing.errors import (
     ImportFailed,
@@ -34,8 +37,7 @@ from scanlet.importing.errors import (
     ImportUnsupportedFormat,
     PdfPasswordRequired,
 )
-from scanlet.importing.images import import_image
-from scanlet.importing.pdf import DEFAULT_DPI, MAX_DPI, MIN_DPI, PdfLimits, import_pdf
+from scanlet.importing.pdf import DEFAULT_DPI, MAX_DPI, MIN_DPI, PdfLimits, WorkerJob, run_worker
 
 if TYPE_CHECKING:  # imported lazily: the PDF worker imports this package and starts faster
     from scanlet.buffer.store import PageStore
@@ -45,6 +47,8 @@ __all__ = [
     "DEFAULT_DPI",
     "DEFAULT_MAX_BYTES",
     "DEFAULT_MAX_FRAMES",
+    "DecodeGate",
+    "DecodeLimits",
     "ImportFailed",
     "ImportInvalid",
     "ImportTooLarge",
@@ -94,6 +98,8 @@ def import_file(
     max_pixels: int | None = None,
     max_frames: int = DEFAULT_MAX_FRAMES,
     pdf_limits: PdfLimits | None = None,
+    decode: DecodeLimits | None = None,
+    gate: DecodeGate | None = None,
 ) -> list[PageInfo]:
     """Append every page of a file to a document, in order; return the new pages.
 
@@ -101,11 +107,15 @@ def import_file(
     pages that are not a single image (default :data:`DEFAULT_DPI`, 10-2400); images and
     extracted PDF images keep their own resolution. ``password`` opens an encrypted PDF.
     ``progress(done, total)`` is called after each stored page. ``max_pixels`` caps each
-    page (default and upper bound: :func:`scanlet.codecs.decode.max_pixels`).
+    page (default and upper bound: :func:`scanlet.codecs.decode.max_pixels`). ``decode``
+    bounds the decoded bytes of a page and the worker's memory; with ``gate`` the worker
+    starts only within the shared budget (a caller on the event loop reserves it with
+    ``gate.areserve(decode.worker_memory_bytes)`` instead and passes no gate).
 
     All or nothing: if any page fails (or ``progress`` raises), the pages added so far are
     deleted and the error is raised. Raises DocumentNotFound, InvalidSetting (dpi),
-    ImportUnsupportedFormat, ImportInvalid, PdfPasswordRequired, ImportTooLarge, ImportFailed.
+    ImportUnsupportedFormat, ImportInvalid, PdfPasswordRequired, ImportTooLarge, ImportFailed,
+    ImportsBusy (the gate stayed full).
     """
     from scanlet.codecs.decode import max_pixels as global_max_pixels
 
@@ -117,11 +127,20 @@ def import_file(
                              limit="bytes", maximum=max_bytes)
     fmt: FileFormat = detect(head)
     pixels = min(max_pixels, global_max_pixels()) if max_pixels else global_max_pixels()
+    decode = decode or DecodeLimits()
+    pdf_limits = pdf_limits or PdfLimits()
+    memory = decode.worker_memory_bytes
+    if fmt == "pdf":  # an explicit PdfLimits.memory_bytes wins (tests, the CLI)
+        memory = pdf_limits.memory_bytes or min(pdf_limits.memory_for(pixels), memory)
+    job = WorkerJob(fmt, pixels, memory, max_decoded_bytes=decode.max_decoded_bytes,
+                    max_frames=max_frames, dpi=dpi or DEFAULT_DPI)
     added: list[PageInfo] = []
 
-    def add(encoded: bytes, stored: Literal["jpeg", "png"], page_dpi: float | None) -> PageInfo:
-        try:
-            info = store.add_image(document_id, encoded, stored, dpi=page_dpi)
+    def add(encoded: bytes, stored: Literal["jpeg", "png"], page_dpi: float | None,
+            preview: bytes | None) -> PageInfo:
+        try:  # the worker decoded these bytes in full and made their preview
+            info = store.add_image(document_id, encoded, stored, dpi=page_dpi,
+                                   decoded=(preview,))
         except ImportInvalid:
             raise
         except InvalidSetting as exc:  # the store's full decode found the page damaged
@@ -131,12 +150,10 @@ def import_file(
         return info
 
     try:
-        if fmt == "pdf":
-            import_pdf(data, add, temp_root=store.temp_dir, dpi=dpi, password=password,
-                       max_pixels=pixels, limits=pdf_limits, progress=progress)
-        else:
-            import_image(data, fmt, add, max_pixels=pixels, max_frames=max_frames,
-                         progress=progress)
+        with gate.reserve(memory) if gate is not None else contextlib.nullcontext():
+            run_worker(data, job, add, temp_root=store.temp_dir,
+                       password=password if fmt == "pdf" else None, limits=pdf_limits,
+                       progress=progress)
     except BaseException:
         _roll_back(store, added)
         raise

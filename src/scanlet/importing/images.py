@@ -15,10 +15,12 @@ The buffer keeps JPEG (8-bit grey or RGB) and PNG (bilevel, 8-bit grey, RGB, 16-
   here on, where a JPEG re-encode would add loss to pixels that may already carry some
   (lossy WebP, JPEG-in-TIFF). Bilevel frames (fax G3/G4) become 1-bit PNGs.
 
-Safety (security.md 5.1): Pillow may use only the plugin of the format detected from the
-magic bytes; each frame's pixel count is checked against the cap *before* it is decoded
-(Pillow's bomb error and warning mean the same refusal, 413); every frame is decoded fully
-to prove it is complete (a truncated file is 422); the number of frames is capped.
+Safety (security.md 5.1): this runs only in the import worker (``pdf_worker.py``), never in
+the service. Pillow may use only the plugin of the format detected from the magic bytes; each
+frame's pixel count and decoded bytes (budget.work_bytes: 16-bit and many-channel layouts
+count for what they take) are checked against the caps *before* it is decoded (Pillow's bomb
+error and warning mean the same refusal, 413); every frame is decoded fully to prove it is
+complete (a truncated file is 422); the number of frames is capped.
 """
 
 from __future__ import annotations
@@ -30,10 +32,11 @@ import struct
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING, Literal, TypeAlias
+from typing import TYPE_CHECKING, Any, Literal, Protocol, TypeAlias
 
 from PIL import Image, UnidentifiedImageError
 
+from scanlet.importing.budget import work_bytes
 from scanlet.importing.detect import PIL_FORMAT, FileFormat
 from scanlet.importing.errors import ImportInvalid, ImportTooLarge
 
@@ -43,9 +46,19 @@ if TYPE_CHECKING:  # scanlet.models costs the PDF worker 0.15 s of start-up at r
 logger = logging.getLogger(__name__)
 
 StoredFormat = Literal["jpeg", "png"]
-#: Appends one encoded page (bytes, format, dpi or None for the file's own) to the document.
-AddPage: TypeAlias = "Callable[[bytes, StoredFormat, float | None], PageInfo]"
 Progress: TypeAlias = Callable[[int, int], None]
+
+
+class AddPage(Protocol):
+    """Appends one encoded page (bytes, format, dpi or None for the file's own); ``pixels``
+    is the decoded page when the caller has it (the worker makes the preview from it)."""
+
+    def __call__(self, data: bytes, stored: StoredFormat, dpi: float | None,
+                 pixels: Image.Image | None = None, /) -> Any: ...
+
+
+#: The service's side: stores a page a worker decoded, with the preview it made.
+StorePage: TypeAlias = "Callable[[bytes, StoredFormat, float | None, bytes | None], PageInfo]"
 
 #: Exceptions Pillow's decoders raise for malformed input (what its own fuzzers accept, and
 #: TypeError for "Missing dimensions"); UserWarning ("Corrupt EXIF data") arrives as an
@@ -68,9 +81,11 @@ _MIN_DPI, _MAX_DPI = 10.0, 100_000.0
 # -- opening -----------------------------------------------------------------------------------
 
 @contextmanager
-def open_checked(source: bytes | Path, fmt: FileFormat, max_pixels: int) -> Iterator[Image.Image]:
+def open_checked(source: bytes | Path, fmt: FileFormat, max_pixels: int,
+                 max_decoded: int | None = None) -> Iterator[Image.Image]:
     """Open ``source`` lazily with only ``fmt``'s plugin; refuse bombs (413) and unreadable
-    headers (422). The first frame's pixel count is checked; later frames by the caller."""
+    headers (422). The first frame's pixel count (and decoded bytes, with ``max_decoded``)
+    is checked; later frames by the caller."""
     try:
         stream = io.BytesIO(source) if isinstance(source, bytes) else open(source, "rb")  # noqa: SIM115
     except OSError as exc:
@@ -84,19 +99,34 @@ def open_checked(source: bytes | Path, fmt: FileFormat, max_pixels: int) -> Iter
             raise ImportInvalid(f"not a readable {fmt.upper()} file: {exc}",
                                 field="data") from exc
         with image:
-            check_pixels(image, max_pixels)
+            check_pixels(image, max_pixels, max_decoded=max_decoded)
             yield image
     finally:
         stream.close()
 
 
-def check_pixels(image: Image.Image, max_pixels: int, frame: int | None = None) -> None:
-    """Refuse a frame with no pixels (422) or more than ``max_pixels`` (413), before decoding."""
+def check_pixels(image: Image.Image, max_pixels: int, frame: int | None = None, *,
+                 max_decoded: int | None = None) -> None:
+    """Refuse a frame with no pixels (422), more than ``max_pixels`` (413) or, with
+    ``max_decoded``, whose import would hold more decoded bytes (413), before decoding."""
     width, height = image.size
     if width <= 0 or height <= 0:
         raise ImportInvalid("the image has no pixels", field="data", frame=frame)
     if width * height > max_pixels:
         raise _too_many_pixels(image.size, max_pixels, frame)
+    if max_decoded is not None:
+        needed = work_bytes(width, height, image.mode, converted=_converts(image))
+        if needed > max_decoded:
+            raise ImportTooLarge(
+                f"the image ({width}x{height} pixels, mode {image.mode}) needs {needed} bytes "
+                f"decoded, more than the {max_decoded} allowed", limit="decoded_bytes",
+                maximum=max_decoded, needed=needed, frame=frame)
+
+
+def _converts(image: Image.Image) -> bool:
+    """Whether :func:`to_storable` makes a converted copy of this (not yet decoded) image."""
+    return image.mode not in _KEPT_PNG_MODES or (
+        image.info.get("transparency") is not None and image.mode in ("L", "RGB"))
 
 
 def _too_many_pixels(size: tuple[int, int] | None, max_pixels: int,
@@ -264,18 +294,23 @@ def import_image(
     *,
     max_pixels: int,
     max_frames: int,
+    max_decoded: int | None = None,
     progress: Progress | None = None,
+    on_total: Callable[[int], None] | None = None,
 ) -> None:
     """Append the pages of an image file (``fmt`` from :func:`detect.detect`) through ``add``.
 
     Frames are converted and added one at a time, so memory holds one frame; the caller
-    deletes what was added if this raises (all-or-nothing). ``progress(done, total)`` is called
-    after each page. Raises ImportInvalid, ImportTooLarge.
+    deletes what was added if this raises (all-or-nothing). ``on_total(pages)`` is called once
+    the frames are counted, ``progress(done, total)`` after each page. ``max_decoded`` caps
+    each frame's decoded bytes (budget.work_bytes). Raises ImportInvalid, ImportTooLarge.
     """
     if fmt not in PIL_FORMAT:
         raise ValueError(f"{fmt} is not an image format")
-    with open_checked(source, fmt, max_pixels) as image:
+    with open_checked(source, fmt, max_pixels, max_decoded) as image:
         total = count_frames(image, max_frames) if fmt in _MULTI_FRAME else 1
+        if on_total is not None:
+            on_total(total)
         kept = _kept_as_is(image, fmt, _head(source)) if total == 1 else None
         if kept is not None:
             # The store decodes the file fully once (proving it complete) before keeping it.
@@ -290,10 +325,12 @@ def import_image(
                 except DECODE_ERRORS as exc:
                     raise ImportInvalid(f"frame {frame + 1} is damaged: {exc}", field="data",
                                         frame=frame) from exc
-            check_pixels(image, max_pixels, frame)
+            check_pixels(image, max_pixels, frame, max_decoded=max_decoded)
             load_checked(image, frame)
             dpi = image_dpi(image)
-            add(encode_png(to_storable(image), dpi), "png", dpi)
+            storable = to_storable(image)
+            add(encode_png(storable, dpi), "png", dpi, storable)
+            del storable
             logger.debug("imported frame %d/%d (%s %s)", frame + 1, total, fmt, image.mode)
             if progress is not None:
                 progress(frame + 1, total)

@@ -1,9 +1,10 @@
-"""PDF files -> pages, through a resource-limited worker process (the service's side).
+"""PDF and image files -> pages, through a resource-limited worker process (the service's side).
 
-The PDF itself is never parsed in the service: :func:`import_pdf` starts
-``python -m scanlet.importing.pdf_worker`` (an argument list, no shell; a fresh interpreter,
-never a fork of the threaded service) for this one file, hands it the password on stdin and
-stores each page the worker announces. The worker limits its own memory and CPU time
+No client file is decoded in the service: :func:`run_worker` (:func:`import_pdf` for PDFs)
+starts ``python -m scanlet.importing.pdf_worker`` (an argument list, no shell; a fresh
+interpreter, never a fork of the threaded service) for this one file, hands it the password on
+stdin and stores each page the worker announces with the preview the worker made from its
+pixels (the store reads only the page's header). The worker limits its own memory and CPU time
 (RLIMIT_AS, RLIMIT_CPU); this side adds the wall-clock limits: at most
 :attr:`PdfLimits.page_timeout` seconds without news, :attr:`PdfLimits.total_timeout` for the
 whole file; past either the worker is killed and the import is refused (413, ``time``).
@@ -36,13 +37,15 @@ from pathlib import Path
 from typing import IO, Any
 
 from scanlet.errors import ScanletError
+from scanlet.importing.budget import MB, RENDER_BYTES_PER_PIXEL, WORKER_BASE_BYTES
+from scanlet.importing.detect import FileFormat
 from scanlet.importing.errors import (
     ImportFailed,
     ImportInvalid,
     ImportTooLarge,
     import_error_from_dict,
 )
-from scanlet.importing.images import AddPage, Progress
+from scanlet.importing.images import Progress, StorePage
 
 logger = logging.getLogger(__name__)
 worker_logger = logging.getLogger("scanlet.importing.worker")
@@ -53,8 +56,8 @@ DEFAULT_DPI = 200.0
 MIN_DPI, MAX_DPI = 10.0, 2400.0
 #: Memory the worker needs besides page pixels (interpreter, qpdf, pdfium: ~60 MB measured)
 #: and per pixel of the largest page (pdfium's bitmap, the RGB copy, the grey test).
-_MEMORY_BASE = 768 * 2**20
-_MEMORY_PER_PIXEL = 16
+_MEMORY_BASE = WORKER_BASE_BYTES
+_MEMORY_PER_PIXEL = RENDER_BYTES_PER_PIXEL
 _LOG_TAIL = 256 * 1024
 _CRASH_SIGNALS = frozenset({signal.SIGSEGV, signal.SIGABRT, signal.SIGBUS, signal.SIGILL,
                             signal.SIGFPE, getattr(signal, "SIGTRAP", signal.SIGABRT)})
@@ -64,11 +67,14 @@ _CRASH_SIGNALS = frozenset({signal.SIGSEGV, signal.SIGABRT, signal.SIGBUS, signa
 class PdfLimits:
     """Bounds of one PDF import (all refusals are ImportTooLarge, 413).
 
-    ``memory_bytes`` None sizes the worker's address space from the pixel cap.
+    ``memory_bytes`` None sizes the worker's address space from the pixel cap (and the
+    import's decode limits, budget.py). ``max_content_bytes`` caps the inflated content
+    streams of one page (0 = no cap).
     """
 
     max_pages: int = 1000
     memory_bytes: int | None = None
+    max_content_bytes: int = 32 * MB
     cpu_seconds: int = 1800
     page_timeout: float = 120.0
     total_timeout: float = 3600.0
@@ -142,14 +148,28 @@ def _environment() -> dict[str, str]:
     return env
 
 
-def _command(path: Path, out_dir: Path, dpi: float, max_pixels: int,
-             limits: PdfLimits) -> list[str]:
+@dataclass(frozen=True)
+class WorkerJob:
+    """What one worker run decodes, and under which caps."""
+
+    fmt: FileFormat
+    max_pixels: int
+    memory_bytes: int
+    max_decoded_bytes: int = 0
+    max_frames: int = 1000
+    dpi: float = DEFAULT_DPI
+
+
+def _command(path: Path, out_dir: Path, job: WorkerJob, limits: PdfLimits) -> list[str]:
     level = logging.getLevelName(logging.getLogger("scanlet").getEffectiveLevel())
     return [
         sys.executable, "-m", WORKER_MODULE, "--input", str(path), "--out-dir", str(out_dir),
-        "--dpi", repr(float(dpi)), "--max-pages", str(limits.max_pages),
-        "--max-pixels", str(max_pixels),
-        "--memory-bytes", str(limits.memory_for(max_pixels)),
+        "--format", job.fmt, "--dpi", repr(float(job.dpi)),
+        "--max-pages", str(limits.max_pages), "--max-frames", str(job.max_frames),
+        "--max-pixels", str(job.max_pixels),
+        "--max-decoded-bytes", str(job.max_decoded_bytes),
+        "--max-content-bytes", str(limits.max_content_bytes),
+        "--memory-bytes", str(job.memory_bytes),
         "--cpu-seconds", str(limits.cpu_seconds), "--parent-pid", str(os.getpid()),
         "--log-level", level if isinstance(level, str) else "INFO",
     ]
@@ -187,9 +207,10 @@ def _exit_error(worker: _Worker) -> ScanletError:
             return ImportTooLarge("the PDF needs more processing time than an import may use",
                                   limit="cpu")
         if sig == signal.SIGKILL:
-            return ImportTooLarge("the PDF worker was killed (out of memory)", limit="memory")
-        if sig in _CRASH_SIGNALS:
-            return ImportInvalid(f"the PDF renderer crashed on this file ({name})",
+            return ImportTooLarge("the import worker was killed (out of memory)",
+                                  limit="memory")
+        if sig in _CRASH_SIGNALS:  # pdfium and libpng end this way when an allocation fails
+            return ImportInvalid(f"the decoder crashed on this file ({name})",
                                  field="data", signal=name)
         return ImportFailed(f"the PDF worker ended by signal {name}", signal=name)
     return ImportFailed(f"the PDF worker exited with status {code} without an answer",
@@ -198,7 +219,7 @@ def _exit_error(worker: _Worker) -> ScanletError:
 
 def import_pdf(
     source: bytes | Path,
-    add: AddPage,
+    add: StorePage,
     *,
     temp_root: Path,
     dpi: float | None = None,
@@ -207,22 +228,40 @@ def import_pdf(
     limits: PdfLimits | None = None,
     progress: Progress | None = None,
 ) -> None:
-    """Append every page of a PDF through ``add``, in order (see the module doc).
+    """Append every page of a PDF through ``add``, in order (see the module doc), with the
+    worker's memory sized from the pixel cap. Raises as :func:`run_worker`."""
+    limits = limits or PdfLimits()
+    job = WorkerJob("pdf", max_pixels, limits.memory_for(max_pixels), dpi=dpi or DEFAULT_DPI)
+    run_worker(source, job, add, temp_root=temp_root, password=password, limits=limits,
+               progress=progress)
 
-    The caller deletes what was added if this raises (all-or-nothing). Raises
-    PdfPasswordRequired, ImportInvalid, ImportTooLarge, or ImportFailed when the worker
-    itself broke.
+
+def run_worker(
+    source: bytes | Path,
+    job: WorkerJob,
+    add: StorePage,
+    *,
+    temp_root: Path,
+    password: str | None = None,
+    limits: PdfLimits | None = None,
+    progress: Progress | None = None,
+) -> None:
+    """Append every page of a file through ``add``, in order, decoded in a worker.
+
+    ``add(data, format, dpi, preview)``. The caller deletes what was added if this raises
+    (all-or-nothing). Raises PdfPasswordRequired, ImportInvalid, ImportTooLarge, or
+    ImportFailed when the worker itself broke.
     """
     limits = limits or PdfLimits()
     temp_root.mkdir(parents=True, exist_ok=True, mode=0o700)
-    work = Path(tempfile.mkdtemp(prefix="pdf-import-", dir=temp_root))
+    work = Path(tempfile.mkdtemp(prefix=f"{job.fmt}-import-", dir=temp_root))
     try:
-        path = source if isinstance(source, Path) else work / "input.pdf"
+        path = source if isinstance(source, Path) else work / "input"
         if isinstance(source, bytes):
             path.write_bytes(source)
         out_dir = work / "pages"
         out_dir.mkdir(mode=0o700)
-        command = _command(path.resolve(), out_dir, dpi or DEFAULT_DPI, max_pixels, limits)
+        command = _command(path.resolve(), out_dir, job, limits)
         worker = _Worker(command, work / "worker.log")
         try:
             worker.send(json.dumps({"password": password}).encode() + b"\n")
@@ -234,7 +273,7 @@ def import_pdf(
         shutil.rmtree(work, ignore_errors=True)
 
 
-def _converse(worker: _Worker, out_dir: Path, add: AddPage, limits: PdfLimits,
+def _converse(worker: _Worker, out_dir: Path, add: StorePage, limits: PdfLimits,
               progress: Progress | None) -> None:
     """Read events until ``done``; store each page; turn every other ending into an error."""
     deadline = time.monotonic() + limits.total_timeout
@@ -272,21 +311,32 @@ def _converse(worker: _Worker, out_dir: Path, add: AddPage, limits: PdfLimits,
             raise ImportFailed(f"the PDF worker sent an unexpected event {kind!r}")
 
 
-def _store_page(event: dict[str, Any], out_dir: Path, add: AddPage) -> None:
-    name = str(event.get("file", ""))
-    fmt = event.get("format")
-    if "/" in name or os.sep in name or not name or fmt not in ("jpeg", "png"):
-        raise ImportFailed(f"the PDF worker announced an invalid page {name!r}")
+def _take_file(out_dir: Path, name: str) -> bytes:
+    """Read and delete a file the worker wrote (a bare name inside ``out_dir``)."""
+    if "/" in name or os.sep in name or not name or name.startswith("."):
+        raise ImportFailed(f"the import worker announced an invalid file {name!r}")
     path = out_dir / name
     try:
-        data = path.read_bytes()
+        return path.read_bytes()
     except OSError as exc:
-        raise ImportFailed(f"the PDF worker's page {name} is unreadable: {exc}") from exc
+        raise ImportFailed(f"the import worker's file {name} is unreadable: {exc}") from exc
     finally:
         path.unlink(missing_ok=True)
+
+
+def _store_page(event: dict[str, Any], out_dir: Path, add: StorePage) -> None:
+    name = str(event.get("file", ""))
+    fmt = event.get("format")
+    if fmt not in ("jpeg", "png"):
+        raise ImportFailed(f"the import worker announced page {name!r} as {fmt!r}")
+    data = _take_file(out_dir, name)
+    preview_name = event.get("preview")
+    preview = _take_file(out_dir, str(preview_name)) if preview_name is not None else None
+    raw_dpi = event.get("dpi")
     try:
-        dpi = float(event["dpi"])
-    except (KeyError, TypeError, ValueError) as exc:
-        raise ImportFailed(f"the PDF worker announced page {name} without a dpi") from exc
-    add(data, "jpeg" if fmt == "jpeg" else "png", dpi)
+        dpi = None if raw_dpi is None else float(raw_dpi)
+    except (TypeError, ValueError) as exc:
+        raise ImportFailed(f"the import worker announced page {name} with dpi "
+                           f"{raw_dpi!r}") from exc
+    add(data, "jpeg" if fmt == "jpeg" else "png", dpi, preview)
     logger.debug("PDF page %s stored (%s, %s)", event.get("index"), event.get("how"), fmt)

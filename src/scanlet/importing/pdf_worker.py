@@ -1,8 +1,10 @@
-"""The PDF worker process: ``python -m scanlet.importing.pdf_worker --input FILE --out-dir DIR``.
+"""The import worker process: ``python -m scanlet.importing.pdf_worker --input FILE --out-dir DIR``.
 
-Every byte of an untrusted PDF is parsed here, never in the service: qpdf (through pikepdf)
-opens and decrypts it, and pdfium (through pypdfium2: C++ with a long CVE record, not
-thread-safe) rasterises pages. One process handles one PDF and then exits. Before it reads
+Every byte of an untrusted file is decoded here, never in the service: qpdf (through pikepdf)
+opens and decrypts a PDF, and pdfium (through pypdfium2: C++ with a long CVE record, not
+thread-safe) rasterises pages; Pillow decodes image files (``--format jpeg|png|tiff|bmp|webp``,
+images.py) and this process also makes each page's preview, so the service only reads the
+headers of the pages it stores. One process handles one file and then exits. Before it reads
 the file it limits itself with ``setrlimit``: RLIMIT_AS (memory: an allocation beyond it
 fails, a decompression bomb gets MemoryError, never the machine's memory) and RLIMIT_CPU
 (SIGXCPU ends a page that never finishes); the service adds a wall-clock timeout and kills
@@ -18,6 +20,12 @@ Protocol (JSON lines; ``pdf.py`` is the other side):
   ``{"ev": "page", "index", "file", "format", "dpi", "how"}``, then ``{"ev": "done"}``; or
   ``{"ev": "error", "error": {code, message, detail}}`` at any point, then exit status 1.
 - stderr: log records as JSON lines, re-logged by the service.
+
+Memory (budget.py): before a page's pixels are decoded its decoded bytes are checked against
+``--max-decoded-bytes`` (413 ``decoded_bytes``), and before a PDF page's content streams are
+parsed or drawn their inflated size is measured against ``--max-content-bytes`` (413
+``content_bytes``: a small file whose streams inflate to gigabytes is refused, not parsed);
+RLIMIT_AS stays the backstop for whatever those estimates miss.
 
 Per page: a page that only paints one image covering the page is extracted without loss
 (``how: "extracted"``): a baseline JPEG (DCTDecode, grey or RGB) as its exact bytes, other
@@ -40,10 +48,11 @@ import warnings
 from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
-from typing import IO, TYPE_CHECKING, Any, Literal
+from typing import IO, TYPE_CHECKING, Any, Literal, cast
 
 from scanlet.childproc import arm_in_child
 from scanlet.errors import ScanletError
+from scanlet.importing.budget import RENDER_BYTES_PER_PIXEL
 from scanlet.importing.errors import (
     ImportInvalid,
     ImportTooLarge,
@@ -61,6 +70,8 @@ log = logging.getLogger(__name__)
 WINDOW = 2
 #: JPEG quality of rasterised pages: text edges stay clean, an A4 page at 200 dpi is ~0.5 MB.
 RENDER_QUALITY = 90
+#: Content (inflated bytes) beyond which a page is rendered without looking for a single image.
+_MAX_SINGLE_IMAGE_CONTENT = 1 << 20
 _TOLERANCE_PT = 1.0  # how far an image edge may be from the page edge and still "cover" it
 _DEVICE_SPACES = frozenset({"/DeviceGray", "/DeviceRGB", "/CalGray", "/CalRGB"})
 _DECODED_FILTERS = frozenset({"/FlateDecode", "/LZWDecode", "/RunLengthDecode",
@@ -92,8 +103,10 @@ class PageResult:
 
     data: bytes
     format: Stored
-    dpi: float
-    how: Literal["extracted", "rendered"]
+    dpi: float | None
+    how: Literal["extracted", "rendered", "decoded"]
+    #: The page's preview JPEG, made from the pixels in hand (None: small enough for none).
+    preview: bytes | None = None
 
 
 # -- process set-up -----------------------------------------------------------------------------
@@ -371,10 +384,88 @@ def _snap(dpi: float) -> float:
     return float(nearest) if abs(dpi - nearest) < 0.01 else round(dpi, 3)
 
 
-def extract(page: pikepdf.Page, max_pixels: int, index: int) -> PageResult | None:
+def _check_decoded(width: int, height: int, max_decoded: int, index: int) -> None:
+    """413 when a PDF page of ``width`` x ``height`` pixels would need more decoded bytes
+    than allowed (budget.RENDER_BYTES_PER_PIXEL, for rendered and extracted pages alike)."""
+    needed = width * height * RENDER_BYTES_PER_PIXEL
+    if max_decoded and needed > max_decoded:
+        raise ImportTooLarge(
+            f"page {index + 1} would be {width}x{height} pixels, {needed} bytes decoded, more "
+            f"than the {max_decoded} allowed", limit="decoded_bytes", maximum=max_decoded,
+            needed=needed, page=index)
+
+
+def _inflated_size(stream: pikepdf.Stream, limit: int) -> int:
+    """The decoded length of a content stream, stopping once it passes ``limit``.
+
+    A Flate stream is inflated piecewise (nothing kept): a 1 MB stream of zeros that inflates
+    to 1 GiB costs 1 GiB of CPU work, never of memory. Other filters are decoded by qpdf under
+    RLIMIT_AS (rare for content streams; a bomb there is a MemoryError, 413 ``memory``).
+    """
+    import zlib
+
+    filters = _filters(stream)
+    if not filters:
+        return len(stream.read_raw_bytes())
+    if filters != ["/FlateDecode"]:
+        return len(stream.read_bytes())
+    inflater = zlib.decompressobj()
+    raw = stream.read_raw_bytes()
+    total = 0
+    step = 1 << 20
+    for start in range(0, len(raw), step):
+        chunk = inflater.decompress(raw[start:start + step], step)
+        total += len(chunk)
+        while inflater.unconsumed_tail and total <= limit:
+            chunk = inflater.decompress(inflater.unconsumed_tail, step)
+            total += len(chunk)
+        if total > limit:
+            return total
+    return total + len(inflater.flush())
+
+
+def check_content(page: pikepdf.Page, max_content: int, index: int) -> int:
+    """The inflated size of the page's content streams and those of the forms it uses; 413
+    when more than ``max_content`` bytes in all (measured before anything parses or draws
+    them; 0 = no cap)."""
+    import pikepdf
+
+    if max_content <= 0:
+        max_content = sys.maxsize
+    total = 0
+    seen: set[tuple[int, int]] = set()
+    pending: list[Any] = [page.obj.get("/Contents"), page.obj.get("/Resources")]
+    while pending:
+        item = pending.pop()
+        if isinstance(item, pikepdf.Array):
+            pending.extend(item)
+            continue
+        if isinstance(item, pikepdf.Stream):
+            if item.objgen != (0, 0):
+                if item.objgen in seen:
+                    continue
+                seen.add(item.objgen)
+            if item.get("/Subtype") == pikepdf.Name.Image:
+                continue  # image data is checked by its pixels, not here
+            total += _inflated_size(item, max_content - total)
+            pending.append(item.get("/Resources"))
+        elif isinstance(item, pikepdf.Dictionary):  # resources: only forms are content
+            xobjects = item.get("/XObject")
+            if isinstance(xobjects, pikepdf.Dictionary):
+                pending.extend(xobjects.values())
+        if total > max_content:
+            raise ImportTooLarge(
+                f"page {index + 1}'s content inflates to more than the {max_content} bytes "
+                "allowed", limit="content_bytes", maximum=max_content, page=index)
+    return total
+
+
+def extract(page: pikepdf.Page, max_pixels: int, index: int,
+            max_decoded: int = 0) -> PageResult | None:
     """The page's single image without loss, or None when it must be rasterised.
 
-    ImportTooLarge when the image has more pixels than allowed (refused, not rendered).
+    ImportTooLarge when the image has more pixels or decoded bytes than allowed (refused,
+    not rendered).
     """
     found = single_image(page)
     if found is None:
@@ -387,6 +478,7 @@ def extract(page: pikepdf.Page, max_pixels: int, index: int) -> PageResult | Non
         raise ImportTooLarge(f"page {index + 1} holds a {width}x{height} pixel image, more "
                              f"than the {max_pixels} allowed", limit="pixels",
                              maximum=max_pixels, page=index)
+    _check_decoded(width, height, max_decoded, index)
     if (bool(image.get("/ImageMask", False)) or "/SMask" in image or "/Mask" in image
             or "/Decode" in image or int(image.get("/SMaskInData", 0))):
         return None
@@ -408,7 +500,7 @@ def extract(page: pikepdf.Page, max_pixels: int, index: int) -> PageResult | Non
         if picture is None:
             return None
         if rotation == 0:
-            return PageResult(data, "jpeg", _snap(dpi_x), "extracted")
+            return PageResult(data, "jpeg", _snap(dpi_x), "extracted", _preview(picture))
     elif set(filters) <= _DECODED_FILTERS and _colour_components(
             image.get("/ColorSpace"), indexed_ok=True):
         import pikepdf
@@ -416,7 +508,8 @@ def extract(page: pikepdf.Page, max_pixels: int, index: int) -> PageResult | Non
         picture = pikepdf.PdfImage(image).as_pil_image()
     else:
         return None
-    return PageResult(_png_of(picture, rotation, dpi_x), "png", _snap(dpi_x), "extracted")
+    encoded, preview = _png_of(picture, rotation, dpi_x)
+    return PageResult(encoded, "png", _snap(dpi_x), "extracted", preview)
 
 
 def _open_jpeg(data: bytes, size: tuple[int, int]) -> Image.Image | None:
@@ -434,7 +527,13 @@ def _open_jpeg(data: bytes, size: tuple[int, int]) -> Image.Image | None:
     return picture
 
 
-def _png_of(picture: Image.Image, rotation: int, dpi: float) -> bytes:
+def _preview(picture: Image.Image) -> bytes | None:
+    from scanlet.codecs.render import preview_of_image
+
+    return preview_of_image(picture)
+
+
+def _png_of(picture: Image.Image, rotation: int, dpi: float) -> tuple[bytes, bytes | None]:
     from PIL import Image
 
     from scanlet.importing.images import encode_png, to_storable
@@ -444,13 +543,13 @@ def _png_of(picture: Image.Image, rotation: int, dpi: float) -> bytes:
         storable = storable.transpose({90: Image.Transpose.ROTATE_270,
                                        180: Image.Transpose.ROTATE_180,
                                        270: Image.Transpose.ROTATE_90}[rotation])
-    return encode_png(storable, dpi)
+    return encode_png(storable, dpi), _preview(storable)
 
 
 # -- rendering --------------------------------------------------------------------------------
 
 def render(document: pypdfium2.PdfDocument, index: int, dpi: float,
-           max_pixels: int) -> PageResult:
+           max_pixels: int, max_decoded: int = 0) -> PageResult:
     """Rasterise page ``index`` at ``dpi``; 413 before rendering if it would be too big."""
     from PIL import ImageChops
 
@@ -466,6 +565,7 @@ def render(document: pypdfium2.PdfDocument, index: int, dpi: float,
                 f"page {index + 1} would be {width}x{height} pixels at {dpi:g} dpi, more than "
                 f"the {max_pixels} allowed: import it at a lower dpi", limit="pixels",
                 maximum=max_pixels, page=index)
+        _check_decoded(width, height, max_decoded, index)
         bitmap = page.render(scale=scale, may_draw_forms=True, rev_byteorder=True,
                              fill_color=(255, 255, 255, 255))
         picture = bitmap.to_pil().convert("RGB")
@@ -478,7 +578,7 @@ def render(document: pypdfium2.PdfDocument, index: int, dpi: float,
         picture = red  # no colour anywhere: a grey JPEG is a third of the size
     out = io.BytesIO()
     picture.save(out, format="JPEG", quality=RENDER_QUALITY, dpi=(dpi, dpi))
-    return PageResult(out.getvalue(), "jpeg", float(dpi), "rendered")
+    return PageResult(out.getvalue(), "jpeg", float(dpi), "rendered", _preview(picture))
 
 
 # -- the run ----------------------------------------------------------------------------------
@@ -512,13 +612,24 @@ def _open_renderer(path: Path, password: str | None, pages: int) -> pypdfium2.Pd
     return document
 
 
-def _write_page(out_dir: Path, index: int, result: PageResult) -> str:
-    name = f"page-{index:05d}.{'jpg' if result.format == 'jpeg' else 'png'}"
+def _write_file(out_dir: Path, name: str, data: bytes) -> None:
     flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0)
     fd = os.open(out_dir / name, flags, 0o600)
     with os.fdopen(fd, "wb") as fh:
-        fh.write(result.data)
-    return name
+        fh.write(data)
+
+
+def send_page(channel: Channel, out_dir: Path, index: int, result: PageResult) -> None:
+    """Write a page (and its preview) to the scratch folder, announce it, keep the window."""
+    name = f"page-{index:05d}.{'jpg' if result.format == 'jpeg' else 'png'}"
+    _write_file(out_dir, name, result.data)
+    preview = None
+    if result.preview is not None:
+        preview = f"page-{index:05d}.preview.jpg"
+        _write_file(out_dir, preview, result.preview)
+    channel.send({"ev": "page", "index": index, "file": name, "preview": preview,
+                  "format": result.format, "dpi": result.dpi, "how": result.how})
+    channel.page_sent()
 
 
 def run(args: argparse.Namespace, password: str | None, channel: Channel,
@@ -543,8 +654,12 @@ def run(args: argparse.Namespace, password: str | None, channel: Channel,
         try:
             for index, page in enumerate(pdf.pages):
                 result = None
+                content = check_content(page, args.max_content_bytes, index)
                 try:
-                    result = extract(page, args.max_pixels, index)
+                    # A page that is one image has a few hundred bytes of content; parsing a
+                    # big stream into operators only to find more than that costs memory.
+                    if content <= _MAX_SINGLE_IMAGE_CONTENT:
+                        result = extract(page, args.max_pixels, index, args.max_decoded_bytes)
                 except (ImportTooLarge, MemoryError, Image.DecompressionBombError):
                     raise
                 except Exception as exc:  # a hostile page may break the extractor anywhere
@@ -552,14 +667,47 @@ def run(args: argparse.Namespace, password: str | None, channel: Channel,
                 if result is None:
                     if renderer is None:
                         renderer = _open_renderer(source, password, pages)
-                    result = render(renderer, index, args.dpi, args.max_pixels)
-                name = _write_page(Path(args.out_dir), index, result)
-                channel.send({"ev": "page", "index": index, "file": name,
-                              "format": result.format, "dpi": result.dpi, "how": result.how})
-                channel.page_sent()
+                    result = render(renderer, index, args.dpi, args.max_pixels,
+                                    args.max_decoded_bytes)
+                send_page(channel, Path(args.out_dir), index, result)
+                del result
         finally:
             if renderer is not None:
                 renderer.close()
+
+
+def run_image(args: argparse.Namespace, channel: Channel, limits: dict[str, int]) -> None:
+    """Decode an image file's frames (images.py), each checked before it is decoded, and
+    hand over each page with its preview; a page kept byte for byte is decoded here in full
+    to prove it complete."""
+    from scanlet.codecs.decode import ImageDecodeError, decode
+    from scanlet.importing.detect import FileFormat
+    from scanlet.importing.images import StoredFormat, import_image
+
+    out_dir = Path(args.out_dir)
+    sent = 0
+
+    def announce(total: int) -> None:
+        channel.send({"ev": "ready", "pages": total, "limits": limits})
+
+    def add(data: bytes, stored: StoredFormat, dpi: float | None,
+            pixels: Image.Image | None = None, /) -> None:
+        nonlocal sent
+        if pixels is not None:
+            preview = _preview(pixels)
+        else:
+            try:
+                with decode(data, stored) as image:
+                    preview = _preview(image)
+            except ImageDecodeError as exc:
+                raise ImportInvalid(f"the image is truncated or damaged: {exc}",
+                                    field="data") from exc
+        send_page(channel, out_dir, sent, PageResult(data, stored, dpi, "decoded", preview))
+        sent += 1
+
+    import_image(Path(args.input), cast("FileFormat", args.format), add, max_pixels=args.max_pixels,
+                 max_frames=args.max_frames, max_decoded=args.max_decoded_bytes or None,
+                 on_total=announce)
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -569,6 +717,11 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--dpi", type=float, required=True)
     parser.add_argument("--max-pages", type=int, required=True)
     parser.add_argument("--max-pixels", type=int, required=True)
+    parser.add_argument("--format", default="pdf",
+                        choices=["pdf", "jpeg", "png", "tiff", "bmp", "webp"])
+    parser.add_argument("--max-frames", type=int, default=1000)
+    parser.add_argument("--max-decoded-bytes", type=int, default=0, help="0: no cap")
+    parser.add_argument("--max-content-bytes", type=int, default=0, help="0: no cap")
     parser.add_argument("--memory-bytes", type=int, default=0)
     parser.add_argument("--cpu-seconds", type=int, default=0)
     parser.add_argument("--parent-pid", type=int, default=0)
@@ -576,14 +729,23 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _preload() -> None:
+def _preload(fmt: str) -> None:
     """Import every library (and Pillow plugin) a page may need *before* the limits: loading
     a shared library under a tight RLIMIT_AS fails as ImportError, which would blame the file
     for what is a setting."""
-    import pikepdf  # noqa: F401
-    import pypdfium2  # noqa: F401
+    import zlib  # noqa: F401
+
     from PIL import Image, ImageChops, JpegImagePlugin, PngImagePlugin, TiffImagePlugin  # noqa: F401
 
+    import scanlet.codecs.render  # previews
+
+    if fmt == "pdf":
+        import pikepdf  # noqa: F401
+        import pypdfium2  # noqa: F401
+    else:
+        from PIL import BmpImagePlugin, WebPImagePlugin  # noqa: F401
+
+        import scanlet.importing.images  # noqa: F401
     Image.init()
 
 
@@ -593,7 +755,7 @@ def main(argv: list[str] | None = None) -> int:
     _setup_logging(args.log_level)
     channel = Channel(_claim_stdout(), sys.stdin.buffer)
     arm_in_child(args.parent_pid)
-    _preload()
+    _preload(args.format)
     from PIL import Image
 
     Image.MAX_IMAGE_PIXELS = args.max_pixels
@@ -602,20 +764,23 @@ def main(argv: list[str] | None = None) -> int:
     error: ScanletError
     try:
         password = channel.read_json().get("password")
-        run(args, password if isinstance(password, str) else None, channel, limits)
+        if args.format == "pdf":
+            run(args, password if isinstance(password, str) else None, channel, limits)
+        else:
+            run_image(args, channel, limits)
         channel.send({"ev": "done"})
         return 0
     except ScanletError as exc:
         error = exc
     except MemoryError:
-        error = ImportTooLarge("the PDF needs more memory than an import may use",
+        error = ImportTooLarge("the file needs more memory than an import may use",
                                limit="memory", maximum=args.memory_bytes)
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
-        error = ImportTooLarge(f"an image in the PDF is too large: {exc}", limit="pixels",
+        error = ImportTooLarge(f"an image in the file is too large: {exc}", limit="pixels",
                                maximum=args.max_pixels)
     except Exception as exc:  # the file broke a parser: the client's file, not our state
-        log.exception("PDF import failed")
-        error = ImportInvalid(f"the PDF could not be processed: {exc}", field="data")
+        log.exception("import of a %s file failed", args.format)
+        error = ImportInvalid(f"the file could not be processed: {exc}", field="data")
     with contextlib.suppress(OSError):
         channel.send({"ev": "error", "error": error.to_dict()})
     return 1

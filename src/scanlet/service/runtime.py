@@ -20,6 +20,7 @@ from scanlet.buffer.store import PageStore
 from scanlet.config import Home, Settings
 from scanlet.devices.manager import DeviceManager, DeviceOptions
 from scanlet.devices.sane_config import prepare_demo_config
+from scanlet.importing.budget import DecodeGate, DecodeLimits
 from scanlet.jobs import JobManager
 from scanlet.keystore import load_cache_key
 from scanlet.ocr.pool import OcrPool
@@ -89,6 +90,12 @@ class Runtime:
         self._ocr_pool: OcrPool | None = None
         self._ocr_lock = threading.Lock()
         Image.MAX_IMAGE_PIXELS = settings.max_image_megapixels * 1_000_000
+        #: The memory budget and concurrency limit every client's imports share.
+        self.decode_gate = DecodeGate(DecodeLimits(
+            max_decoded_bytes=settings.max_decoded_mb * 2**20,
+            budget_bytes=settings.decode_memory_mb * 2**20,
+            max_running=settings.max_running_decodes,
+            wait_seconds=settings.decode_wait_seconds))
         # Process-wide like the pixel cap: OCR routes and orientation detection (reached
         # through image edits and scan processing) find tesseract through it.
         configure_tesseract(settings.tesseract)

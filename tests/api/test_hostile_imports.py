@@ -1,0 +1,50 @@
+"""Imports that decode to far more than they weigh (issue 14, item 3): a 0.57 MB PNG of
+196 Mpx, 16-bit and four-channel PNGs within the pixel cap, a 1 MB PDF whose content stream
+inflates to 1 GiB. Sent together, several at a time, to a real service: each is refused with
+413 (or imported, if within the caps), the service's whole process tree stays under 1 GB,
+``/v1/health`` keeps answering, and the service is healthy afterwards.
+
+Before the fix the PNG was decoded in the service process itself (2.3 GB) and the PDF worker
+inflated the stream whole (2.1 GB).
+"""
+
+from __future__ import annotations
+
+from concurrent.futures import ThreadPoolExecutor
+
+import httpx
+
+from tests.conftest import Service
+from tests.importing.hostile import Hostile, hostile_files, tree_rss, watching, within_caps
+
+GB = 10**9
+
+
+def _import(service: Service, document: str, item: Hostile) -> tuple[str, int, str]:
+    with httpx.Client(base_url=service.url, timeout=300, headers=service.auth) as http:
+        answer = http.post(f"/v1/documents/{document}/import", content=item.data,
+                           headers={"Content-Type": item.content_type})
+    code = answer.json().get("code", "") if answer.status_code >= 400 else ""
+    return item.name, answer.status_code, code
+
+
+def test_hostile_imports_stay_within_the_memory_budget(service: Service) -> None:
+    files = hostile_files()
+    mix = [*files, within_caps(), *files]  # two of each bomb, interleaved, plus a big valid one
+    with service.client() as http:
+        document = http.post("/v1/documents", json={"name": "bombs"}).json()["id"]
+    expected = {item.name: item.expected for item in mix}
+    with watching(service.process.pid, service.url) as watch, \
+            ThreadPoolExecutor(max_workers=4) as pool:
+        answers = list(pool.map(lambda item: _import(service, document, item), mix))
+    for name, status, code in answers:
+        assert (status, code) in expected[name], (name, status, code)
+    assert watch.samples > 0 and watch.health_seconds
+    assert watch.peak_rss < GB, f"the service tree peaked at {watch.peak_rss / 2**20:.0f} MiB"
+    assert watch.health_failures == []
+    with service.client() as http:
+        assert http.get("/v1/health", timeout=10).status_code == 200
+        pages = http.get(f"/v1/documents/{document}/pages").json()
+    assert [(p["width"], p["height"], p["bit_depth"]) for p in pages] == [(8000, 8000, 8)]
+    assert service.process.poll() is None
+    assert tree_rss(service.process.pid) < GB
