@@ -16,6 +16,7 @@ from pathlib import Path
 
 import pytest
 from keyring.backends import fail, null
+from keyring.compat import properties
 
 from scanlet.config import Home
 from scanlet.crypto import KEY_BYTES, load_or_create_key
@@ -49,6 +50,21 @@ class Garbling(FileKeyring):
         super().set_password(service, username, password[::-1])
 
 
+class Forgetful(FileKeyring):
+    """A store that says yes and keeps nothing."""
+
+    def set_password(self, service: str, username: str, password: str) -> None:
+        pass
+
+
+class Weak(FileKeyring):
+    """A backend keyring itself ranks as not recommended (keyrings.alt's are 0.5 and 0.6)."""
+
+    @properties.classproperty
+    def priority(cls) -> float:
+        return 0.5
+
+
 # -- no key store: the file -------------------------------------------------------------------
 
 
@@ -61,12 +77,22 @@ def test_without_a_key_store_the_key_is_a_private_file(home: Home) -> None:
     assert load_cache_key(home, fail.Keyring()) == key
 
 
-def test_a_store_that_keeps_nothing_leaves_the_file(home: Home) -> None:
-    """keyring's null backend accepts and forgets: the read-back catches it."""
-    key = load_cache_key(home, null.Keyring())
+def test_a_store_that_keeps_nothing_leaves_the_file(home: Home, tmp_path: Path) -> None:
+    """A store that accepts and forgets: the read-back catches it (and keyring's own null
+    backend, which does that, is not even asked)."""
+    for forgetful in (Forgetful(tmp_path / "forgets.json"), null.Keyring()):
+        key = load_cache_key(home, forgetful)
+        assert home.cache_key.read_bytes() == key
+        assert load_cache_key(home, forgetful) == key
+        assert not marker_path(home).exists()
+
+
+def test_a_backend_below_recommended_priority_is_not_used(home: Home, tmp_path: Path) -> None:
+    """keyrings.alt's plaintext and encrypted files rank below 1: keys/cache.key is no worse."""
+    weak = Weak(tmp_path / "weak.json")
+    key = load_cache_key(home, weak)
     assert home.cache_key.read_bytes() == key
-    assert load_cache_key(home, null.Keyring()) == key
-    assert not marker_path(home).exists()
+    assert weak.entries() == {}
 
 
 # -- a key store ------------------------------------------------------------------------------
@@ -114,13 +140,15 @@ def test_file_and_store_disagreeing_is_an_error(home: Home, store: FileKeyring) 
     assert home.cache_key.read_bytes() == old  # neither is thrown away
 
 
-def test_unreachable_store_after_the_move_is_an_error(home: Home, store: FileKeyring) -> None:
+def test_unreachable_store_after_the_move_is_an_error(home: Home, store: FileKeyring,
+                                                      tmp_path: Path) -> None:
     """Never a new key that could not read the buffer: the marker says where the key is."""
     load_cache_key(home, store)
-    with pytest.raises(StorageError, match="cannot be reached"):
-        load_cache_key(home, fail.Keyring())
+    for unreachable in (fail.Keyring(), null.Keyring()):
+        with pytest.raises(StorageError, match="cannot be reached"):
+            load_cache_key(home, unreachable)
     with pytest.raises(StorageError, match="is not there"):
-        load_cache_key(home, null.Keyring())
+        load_cache_key(home, FileKeyring(tmp_path / "another-store.json"))
     assert not home.cache_key.exists()
 
 

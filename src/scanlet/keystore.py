@@ -5,7 +5,8 @@ tags and metadata in the index (buffer/sealed.py). Kept in the OS key store (the
 library: Windows Credential Manager, macOS Keychain, the Secret Service of a Linux desktop),
 it is readable only through the user's login session: other local users, a copied home
 folder or a backup of it do not carry it. Where there is no key store (a headless Linux
-service: keyring's ``fail`` backend), it stays in ``keys/cache.key`` (0600, as before).
+service: keyring's ``fail`` backend; any backend below keyring's recommended priority 1, such
+as keyrings.alt's files), it stays in ``keys/cache.key`` (0600, as before).
 
 An existing key file is moved into the key store: written there, read back, and only when
 the read-back matches is the file deleted. A marker file (``keys/cache.key.keystore``, no
@@ -59,15 +60,17 @@ def load_cache_key(home: Home, backend: KeyringBackend | None = None) -> bytes:
     """
     store = backend if backend is not None else keyring.get_keyring()
     marker = marker_path(home)
-    try:
-        stored = store.get_password(SERVICE, account(home))
-    except NoKeyringError:
-        stored, usable = None, False
-    except KeyringError as exc:
-        logger.warning("the OS key store is unavailable (%s)", exc)
-        stored, usable = None, False
+    stored, usable = None, False
+    if not _recommended(store):
+        logger.debug("no OS key store (keyring backend %s)", type(store).__name__)
     else:
-        usable = True
+        try:
+            stored = store.get_password(SERVICE, account(home))
+            usable = True
+        except NoKeyringError:
+            pass
+        except KeyringError as exc:
+            logger.warning("the OS key store is unavailable (%s)", exc)
 
     if not usable:
         if marker.exists():
@@ -97,6 +100,16 @@ def load_cache_key(home: Home, backend: KeyringBackend | None = None) -> bytes:
     if home.cache_key.exists():
         return key
     return load_or_create_key(home.cache_key)
+
+
+def _recommended(store: KeyringBackend) -> bool:
+    """keyring's own bar for a real key store: priority 1 or more. Below it are ``fail`` and
+    ``null`` (no store) and keyrings.alt's file backends: a plain file elsewhere is no better
+    than keys/cache.key, and the encrypted one asks for a password on a terminal."""
+    try:
+        return float(store.priority) >= 1
+    except Exception:  # keyring signals "not viable" with any exception
+        return False
 
 
 def _decoded(stored: str) -> bytes:
