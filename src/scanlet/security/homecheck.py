@@ -108,7 +108,7 @@ def inspect_path(path: Path, *, secret: bool = False) -> list[HomeProblem]:
     problems: list[HomeProblem] = []
     if st.st_uid not in trusted_uids():
         problems.append(HomeProblem(
-            path, f"{shown} belongs to {_user(st.st_uid)}, not to you ({_user(os.geteuid())}),"
+            path, f"{shown} belongs to {_user(st.st_uid)}, not to you, {_user(os.geteuid())},"
             f" so that user can read or replace what Scanlet keeps there",
             _owner_fix(path, is_dir)))
     if mode & _WRITABLE_BY_OTHERS:
@@ -118,7 +118,7 @@ def inspect_path(path: Path, *, secret: bool = False) -> list[HomeProblem]:
             f"{_user(st.st_uid)})",
             f"`chmod {wanted:o} {path}`" if secret else f"`chmod go-w {path}`"))
     if is_link:
-        problems += _parent_problems(path, path.resolve().parent)
+        problems += _parent_problems(path, path.resolve().parent, shown)
     if not problems and secret and mode & _READABLE_BY_OTHERS:
         wanted = 0o700 if is_dir else 0o600
         problems.append(HomeProblem(
@@ -133,7 +133,8 @@ def _writers(mode: int) -> str:
     return "others" if mode & stat.S_IWOTH else "its group"
 
 
-def _parent_problems(path: Path, parent: Path) -> list[HomeProblem]:
+def _parent_problems(path: Path, parent: Path, shown: str | None = None
+                     ) -> list[HomeProblem]:
     """The folder holding ``path`` (or its symlink target): others must not be able to rename
     or replace entries in it (a sticky folder like /tmp is fine)."""
     try:
@@ -143,12 +144,13 @@ def _parent_problems(path: Path, parent: Path) -> list[HomeProblem]:
     mode = stat.S_IMODE(st.st_mode)
     if mode & stat.S_ISVTX:
         return []
+    where = shown or str(path)
     if mode & _WRITABLE_BY_OTHERS:
-        return [HomeProblem(path, f"{path} lies in {parent}, which others can write (mode "
+        return [HomeProblem(path, f"{where} lies in {parent}, which others can write (mode "
                                   f"{mode:04o}), so they can replace it",
                             f"`chmod go-w {parent}`, or move the folder elsewhere")]
     if st.st_uid not in trusted_uids():
-        return [HomeProblem(path, f"{path} lies in {parent}, which belongs to "
+        return [HomeProblem(path, f"{where} lies in {parent}, which belongs to "
                                   f"{_user(st.st_uid)}, so that user can replace it",
                             "move the folder to a place of your own")]
     return []

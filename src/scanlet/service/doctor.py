@@ -128,6 +128,9 @@ def _home_folder(ctx: _Context, section: Section) -> None:
     if not homecheck.supported():  # pragma: no cover - Windows
         section.add("info", "owner and mode are not checked on Windows (NTFS ACLs)")
         return
+    if not ctx.home.root.is_dir():
+        section.add("info", "nothing to check yet (no home folder)")
+        return
     problems = homecheck.inspect_home(ctx.home)
     for problem in problems:
         if problem.fatal:
@@ -136,7 +139,7 @@ def _home_folder(ctx: _Context, section: Section) -> None:
         else:
             section.add("warn", problem.text, "Scanlet narrows it to owner-only at its next "
                                               "start")
-    if not problems and ctx.home.root.is_dir():
+    if not problems:
         section.add("ok", "the home, keys/ and cert/ belong to you and only you can write "
                           "them; keys/ and cert/ are private")
 
