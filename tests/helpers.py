@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import subprocess
+import time
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +28,16 @@ def job_events(base_url: str, job_id: str, timeout: float = 120, *,
                 break
             events.append(json.loads(message))
     return events
+
+
+def consent_form(page: str, *, wait: bool = True) -> str:
+    """The nonce of a consent page's form; with ``wait``, after waiting out the delay its
+    Allow button announces (``data-delay-ms``, ``[security] consent_delay_ms``), as the page's
+    script does: the service refuses an Allow that comes sooner after it served the page."""
+    nonce = page.split('name=nonce value="', 1)[1].split('"', 1)[0]
+    if wait:
+        time.sleep(int(page.split('data-delay-ms="', 1)[1].split('"', 1)[0]) / 1000)
+    return nonce
 
 
 def assert_problem(response: httpx.Response, status: int, code: str) -> dict[str, Any]:

@@ -280,6 +280,7 @@ class Settings:
     allowed_origins: tuple[str, ...] = ()
     pairing: bool = True
     token_days: int = 90
+    consent_delay_ms: int = 1000
     max_body_kb: int = 1024
     max_import_mb: int = 200
     max_image_megapixels: int = 200
@@ -288,6 +289,9 @@ class Settings:
     max_running_decodes: int = 2
     decode_wait_seconds: float = 30.0
     pair_requests_per_minute: int = 5
+    max_pending_pairings: int = 50
+    max_pending_pairings_per_site: int = 3
+    pair_unopened_timeout: float = 60.0
     scans_per_minute: int = 30
     ocr_tasks_per_minute: int = 12
     max_running_ocr_tasks: int = 2
@@ -348,6 +352,8 @@ _KEYS: dict[str, _Key] = {
                         "kilobytes, an integer > 0"),
     "max_import_mb": _Key("limits", "max_import_mb", _parse_positive_int,
                           "megabytes, an integer > 0"),
+    "consent_delay_ms": _Key("security", "consent_delay_ms", _parse_count,
+                             "milliseconds, an integer >= 0"),
     "max_image_megapixels": _Key("limits", "max_image_megapixels", _parse_positive_int,
                                  "megapixels, an integer > 0"),
     "max_decoded_mb": _Key("limits", "max_decoded_mb", _parse_positive_int,
@@ -364,6 +370,12 @@ _KEYS: dict[str, _Key] = {
                              "an integer >= 0 (0 = unlimited)"),
     "ocr_tasks_per_minute": _Key("limits", "ocr_tasks_per_minute", _parse_count,
                                  "an integer >= 0 (0 = unlimited)"),
+    "max_pending_pairings": _Key("limits", "max_pending_pairings", _parse_positive_int,
+                                 "an integer > 0"),
+    "max_pending_pairings_per_site": _Key("limits", "max_pending_pairings_per_site",
+                                          _parse_positive_int, "an integer > 0"),
+    "pair_unopened_timeout": _Key("limits", "pair_unopened_timeout", _parse_positive,
+                                  "seconds, a number > 0"),
     "max_running_ocr_tasks": _Key("limits", "max_running_ocr_tasks", _parse_count,
                                   "an integer >= 0 (0 = unlimited)"),
     "upload_tasks_per_minute": _Key("limits", "upload_tasks_per_minute", _parse_count,
@@ -531,6 +543,7 @@ _SERVICE_CONFIG_TEMPLATE = """\
 # decode_wait_seconds = 30
 # pair_requests_per_minute = 5
 # scans_per_minute = 30
+# consent_delay_ms = 1000
 # ocr_tasks_per_minute = 12
 # max_running_ocr_tasks = 2
 # upload_tasks_per_minute = 30
@@ -541,6 +554,9 @@ _SERVICE_CONFIG_TEMPLATE = """\
 
 [devices]
 # sane_config_dir =
+# max_pending_pairings = 50
+# max_pending_pairings_per_site = 3
+# pair_unopened_timeout = 60
 # demo_system_backends = true
 # worker_idle_timeout = 60
 # worker_progress_timeout = 60

@@ -76,7 +76,8 @@ code unless it names its own. CLI exit codes: 1 internal/import/export/storage, 
     │       ├── PairingDisabled (pairing_disabled)
     │       ├── PairingNotFound (pairing_not_found, 404)
     │       ├── PairingDenied (pairing_denied)
-    │       └── PairingExpired (pairing_expired, 410)
+    │       ├── PairingExpired (pairing_expired, 410)
+    │       └── ConsentTooSoon (consent_too_soon, 429)  Allow before the consent delay
     ├── CertificateError (certificate_error)
     │   └── CertificateNotScanlet (certificate_not_scanlet)  ca.pem is not exactly Scanlet's
     │                                                 constrained CA: never trusted
@@ -531,6 +532,15 @@ class PairingExpired(PairingError):
     code = "pairing_expired"
     http_status = 410
     title = "The pairing request expired or its token was already collected"
+
+
+class ConsentTooSoon(PairingError):
+    """Allow arrived sooner than ``[security] consent_delay_ms`` after the consent page was
+    served (a double-click meant for another page); the request stays pending."""
+
+    code = "consent_too_soon"
+    http_status = 429
+    title = "Allow was clicked too soon after the consent page appeared"
 
 
 class CertificateError(ScanletError):

@@ -20,7 +20,7 @@ from websockets.sync.client import connect
 from websockets.typing import Origin, Subprotocol
 
 from tests.conftest import Service, make_home, start_service
-from tests.helpers import assert_problem, job_events
+from tests.helpers import assert_problem, consent_form, job_events
 
 FOREIGN = "http://127.0.0.1:5555"
 SMALL_SCAN = {"device": "sane:test:0", "mode": "color", "resolution": 75}
@@ -170,7 +170,7 @@ def pair(service: Service) -> tuple[str, dict[str, str]]:
         ask = http.post("/v1/pair", json={"scopes": ["scan"], "app_name": "Logs"},
                         headers={"Origin": FOREIGN}).json()
         page = http.get(f"/pair/{ask['request_id']}").text
-        nonce = page.split('name=nonce value="', 1)[1].split('"', 1)[0]
+        nonce = consent_form(page)
         pending = http.post(f"/v1/pair/{ask['request_id']}/token",
                             json={"secret": ask["secret"]}, headers={"Origin": FOREIGN})
         assert pending.status_code == 202

@@ -17,7 +17,7 @@ from websockets.exceptions import InvalidStatus
 from websockets.sync.client import connect
 
 from tests.conftest import Service
-from tests.helpers import assert_problem, job_events
+from tests.helpers import assert_problem, consent_form, job_events
 from tests.security.conftest import raw_request
 
 FOREIGN = "http://127.0.0.1:5555"
@@ -39,7 +39,7 @@ def pair(service: Service, origin: str = FOREIGN, scopes: list[str] | None = Non
         page = http.get(f"/pair/{ask['request_id']}")
         assert page.status_code == 200
         assert origin in page.text and ask["code"] in page.text
-        nonce = page.text.split('name=nonce value="', 1)[1].split('"', 1)[0]
+        nonce = consent_form(page.text)
         pending = http.post(f"/v1/pair/{ask['request_id']}/token",
                             json={"secret": ask["secret"]}, headers={"Origin": origin})
         assert pending.status_code == 202 and pending.json()["status"] == "pending"
@@ -280,7 +280,7 @@ def test_pairing_can_be_turned_off(configured_service: Service) -> None:
 
 
 @pytest.mark.config("[limits]\npair_requests_per_minute = 3")
-def test_pairing_requests_are_rate_limited_per_origin(configured_service: Service) -> None:
+def test_pairing_requests_are_rate_limited_per_site(configured_service: Service) -> None:
     url = configured_service.url
     codes = [httpx.post(url + "/v1/pair", json={"scopes": ["scan"]},
                         headers={"Origin": FOREIGN}).status_code for _ in range(4)]
@@ -289,8 +289,12 @@ def test_pairing_requests_are_rate_limited_per_origin(configured_service: Servic
     assert_problem(limited, 429, "rate_limited")
     assert int(limited.headers["retry-after"]) >= 1
     assert limited.headers["access-control-allow-origin"] == FOREIGN  # the page can read why
+    # Another port of the same host is the same site (browsers' sites ignore the port).
+    same_site = httpx.post(url + "/v1/pair", json={"scopes": ["scan"]},
+                           headers={"Origin": "http://127.0.0.1:5556"})
+    assert_problem(same_site, 429, "rate_limited")
     other = httpx.post(url + "/v1/pair", json={"scopes": ["scan"]},
-                       headers={"Origin": "http://127.0.0.1:5556"})
+                       headers={"Origin": "http://localhost:5556"})
     assert other.status_code == 202
 
 

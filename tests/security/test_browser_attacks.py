@@ -502,6 +502,52 @@ def test_deny_on_the_consent_page_gives_no_token(
 
 # 3. The consent page ----------------------------------------------------------------------
 
+def test_consent_allow_waits_before_it_counts(
+        context: BrowserContext, home: Path, foreign: PageServer) -> None:
+    """Double-click-jacking: a page opens the consent popup on the first click of a
+    double-click, and the second click lands where Allow is. It must not count.
+
+    Proves, with ``[security] consent_delay_ms = 4000``: right after the popup appears Allow
+    is disabled and the page says to wait; a click on it sends nothing; the button is enabled
+    only after the delay, is disabled again at once when the window loses focus (and enabled
+    again a delay after it regains it), and then a click is taken ("Allowed", the page gets
+    its token). The service's own refusal of an early Allow is in test_pairing_limits.py.
+    """
+    write_config(home, "[security]\nconsent_delay_ms = 4000")
+    service = start_service(home)
+    try:
+        foreign.pages["/"] = pair_page(service)
+        page, _log = open_page(context, foreign.url("/"))
+        page.click("#pair")
+        page.wait_for_function("document.getElementById('state').textContent === 'pending'")
+        with context.expect_page() as popup_info:
+            page.click("#open")  # the first click of the double-click
+        popup = popup_info.value
+        log = NetworkLog(context, popup)
+        popup.wait_for_selector("#allow", state="attached")
+        allow = popup.locator("#allow")
+        box = allow.bounding_box()
+        assert box is not None
+        # the second click, where Allow is
+        popup.mouse.click(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
+        assert allow.is_disabled()
+        assert popup.locator("#wait").is_visible()
+        assert popup.query_selector("#result") is None
+        assert not [e for e in log.exchanges.values() if e.method == "POST"]
+
+        popup.wait_for_selector("#allow:enabled", timeout=30_000)
+        assert popup.locator("#wait").is_hidden()
+        popup.evaluate("window.dispatchEvent(new Event('blur'))")
+        assert allow.is_disabled() and popup.locator("#wait").is_visible()
+        popup.evaluate("window.dispatchEvent(new Event('focus'))")
+        popup.wait_for_selector("#allow:enabled", timeout=30_000)
+        assert decide_as_the_consent_form(service, popup, "allow") == "Allowed"
+        page.wait_for_function("window.token !== null")
+        assert page.evaluate("window.token").startswith("slt_")
+    finally:
+        service.kill()
+
+
 def test_consent_page_cannot_be_framed(
         context: BrowserContext, service: Service, foreign: PageServer) -> None:
     """A page that puts the consent page in an ``<iframe>`` (to overlay or clickjack it) sees

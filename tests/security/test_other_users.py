@@ -16,6 +16,7 @@ import httpx
 import pytest
 
 from tests.conftest import Service
+from tests.helpers import consent_form
 from tests.security.test_access_http import FOREIGN
 
 pytestmark = pytest.mark.skipif(
@@ -64,7 +65,7 @@ def test_other_users_cannot_approve_pairing(service: Service) -> None:
     ask = httpx.post(service.url + "/v1/pair", json={"scopes": ["scan"]},
                      headers={"Origin": FOREIGN}).json()
     page = httpx.get(service.url + f"/pair/{ask['request_id']}").text
-    nonce = page.split('name=nonce value="', 1)[1].split('"', 1)[0]
+    nonce = consent_form(page)
     form = f"nonce={nonce}&decision=allow"
     headers = {"Origin": service.url, "Content-Type": "application/x-www-form-urlencoded"}
     status, _ = as_user(65534, service.url + f"/pair/{ask['request_id']}/decision", "POST",

@@ -3,7 +3,9 @@
 ``POST /v1/pair`` and ``POST /v1/pair/{id}/token`` are called by a web page from its own
 origin. ``GET /pair/{id}`` is the consent page, opened by that page in a new window on a user
 gesture; it is served by Scanlet on its own origin, cannot be framed, and its form posts the
-decision back with a nonce only that page knows.
+decision back with a nonce only that page knows. Its Allow button is enabled by
+``/web/js/consent.js`` only ``[security] consent_delay_ms`` after the page became visible and
+focused, and the service refuses an Allow that comes sooner after it served the page.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ from fastapi.responses import HTMLResponse, JSONResponse
 from pydantic import BaseModel, Field
 
 from scanlet.api.deps import runtime
-from scanlet.errors import InvalidSetting, PairingError
+from scanlet.errors import ConsentTooSoon, InvalidSetting, PairingError
 from scanlet.security.access import WEB_SCOPES
 from scanlet.security.origins import parse_origin
 from scanlet.security.pairing import PairRequest
@@ -52,7 +54,12 @@ class PairAnswer(BaseModel):
     secret: str | None = Field(default=None, description="Poll secret for /v1/pair/{id}/token")
     code: str | None = Field(default=None, description="Show it; the consent page shows it too")
     consent_url: str | None = None
-    expires_in: float | None = None
+    expires_in: float | None = Field(
+        default=None, description="Seconds the request lives at most (once its consent page "
+        "was opened)")
+    open_within: float | None = Field(
+        default=None, description="Seconds to open the consent page; unopened, the request "
+        "lapses then")
     token: str | None = Field(default=None, description="Send as Authorization: Bearer")
     token_expires_at: float | None = None
 
@@ -85,8 +92,9 @@ def pair(body: PairBody, request: Request, rt: Rt) -> Any:
     consent = f"{scheme}://{request.headers['host']}/pair/{pending.id}"
     answer = PairAnswer(status="pending", origin=origin, scopes=sorted(pending.scopes),
                         request_id=pending.id, secret=outcome.secret, code=pending.code,
-                        consent_url=consent, expires_in=round(pending.expires
-                                                              - rt.pairing.now(), 1))
+                        consent_url=consent,
+                        expires_in=round(rt.pairing.lifetime(pending), 1),
+                        open_within=round(pending.expires - rt.pairing.now(), 1))
     return JSONResponse(answer.model_dump(exclude_none=True), status_code=202)
 
 
@@ -108,7 +116,8 @@ _STYLE = (
     "color:#111}h1{font-size:1.3rem}.origin{font:600 1.15rem ui-monospace,monospace;"
     "background:#f3f3f3;padding:.5rem;word-break:break-all}.code{font:700 2rem ui-monospace,"
     "monospace;letter-spacing:.2rem}button{font-size:1rem;padding:.5rem 1.2rem;margin-right:"
-    ".8rem}button:focus{outline:3px solid #06c}.note{color:#555;font-size:.9rem}"
+    ".8rem}button:focus{outline:3px solid #06c}button:disabled{opacity:.5}"
+    ".note{color:#555;font-size:.9rem}"
 )
 
 
@@ -120,9 +129,12 @@ def _html(title: str, body: str, status: int = 200) -> HTMLResponse:
 
 
 @router.get("/pair/{request_id}", include_in_schema=False)
-def consent_page(request_id: str, rt: Rt) -> HTMLResponse:
+def consent_page(request_id: str, request: Request, rt: Rt) -> HTMLResponse:
+    # Opened as a page: a navigation (Sec-Fetch-Dest: document), or a client that sends no
+    # Fetch Metadata. A script's no-cors fetch or an <img> does not keep the request alive.
+    dest = request.headers.get("sec-fetch-dest")
     try:
-        pending = rt.pairing.get(request_id)
+        pending = rt.pairing.serve(request_id, as_page=dest in (None, "document"))
     except PairingError:
         return _html("Scanlet: no such request", "<h1>This pairing request is gone</h1><p>"
                      "It expired or was already answered. Ask the site to pair again.</p>", 404)
@@ -137,11 +149,16 @@ def consent_page(request_id: str, rt: Rt) -> HTMLResponse:
 <p class=origin id=origin>{escape(pending.origin)}</p>{name}
 <p>It asks to:</p><ul id=scopes>{scopes}</ul>
 <p>Check that the site shows this same code:</p><p class=code id=code>{escape(pending.code)}</p>
-<form method=post action="/pair/{escape(pending.id)}/decision">
+<form method=post action="/pair/{escape(pending.id)}/decision" id=consent
+ data-delay-ms="{round(rt.pairing.limits.consent_delay * 1000)}">
 <input type=hidden name=nonce value="{escape(pending.nonce)}">
 <button type=submit name=decision value=deny id=deny autofocus>Deny</button>
-<button type=submit name=decision value=allow id=allow>Allow</button>
+<button type=submit name=decision value=allow id=allow disabled>Allow</button>
 </form>
+<p class=note id=wait role=status>Allow becomes available a moment after this window is in
+front, so that a click meant for another page cannot land on it.</p>
+<noscript><p class=note>Allow needs JavaScript on this page.</p></noscript>
+<script type=module src="/web/js/consent.js"></script>
 <p class=note>Only allow sites you trust. You can revoke access at any time with
 <code>scanlet sites revoke {escape(pending.origin)}</code>.</p>""")
 
@@ -155,6 +172,15 @@ async def consent_decision(request_id: str, request: Request, rt: Rt) -> Respons
         return _html("Scanlet", "<h1>Choose Allow or Deny</h1>", 400)
     try:
         decided = rt.pairing.decide(request_id, nonce, decision == "allow")
+    except ConsentTooSoon as exc:
+        response = _html("Scanlet: too quick", "<h1 id=result>Too quick</h1><p>Allow was "
+                         "clicked right as this page appeared, so it did not count: a click "
+                         "meant for another page may have landed on it. Nothing was allowed."
+                         f"</p><p><a id=again href='/pair/{escape(request_id)}'>Back to the "
+                         "request</a>: check the site and the code, then decide.</p>"
+                         f"<p class=note>{escape(exc.code)}</p>", exc.http_status)
+        response.headers["Retry-After"] = str(max(1, -(-exc.detail["delay_ms"] // 1000)))
+        return response
     except PairingError:
         return _html("Scanlet: no such request", "<h1>This pairing request is gone</h1>", 404)
     if decided.status == "approved":

@@ -26,7 +26,7 @@ from scanlet.keystore import load_cache_key
 from scanlet.ocr.pool import OcrPool
 from scanlet.ocr.tesseract import configure as configure_tesseract
 from scanlet.security.access import AccessStore, cli_key
-from scanlet.security.pairing import PairingBroker
+from scanlet.security.pairing import PairingBroker, PairingLimits
 from scanlet.service import crash
 from scanlet.service.logs import add_secret
 from scanlet.sessions import ClientSessions
@@ -104,7 +104,12 @@ class Runtime:
         self.pairing = PairingBroker(
             self.access, enabled=settings.pairing, token_days=settings.token_days,
             config_origins=settings.allowed_origins,
-            per_minute=settings.pair_requests_per_minute)
+            limits=PairingLimits(
+                per_minute=settings.pair_requests_per_minute,
+                max_pending=settings.max_pending_pairings,
+                max_pending_per_site=settings.max_pending_pairings_per_site,
+                unopened_ttl=settings.pair_unopened_timeout,
+                consent_delay=settings.consent_delay_ms / 1000))
 
     async def _worker_crashed(self, known: dict[str, Any]) -> None:
         """A scan worker died abnormally mid-request: write a crash report naming its job."""
