@@ -297,6 +297,10 @@ class Settings:
     max_running_ocr_tasks: int = 2
     upload_tasks_per_minute: int = 30
     max_running_uploads: int = 2
+    header_timeout: float = 10.0
+    body_timeout: float = 30.0
+    max_connections_per_peer: int = 256
+    sessions_per_client: int = 16
     tesseract: Path | None = None
     sane_config_dir: Path | None = None
     demo_system_backends: bool = True
@@ -382,6 +386,13 @@ _KEYS: dict[str, _Key] = {
                                     "an integer >= 0 (0 = unlimited)"),
     "max_running_uploads": _Key("limits", "max_running_uploads", _parse_count,
                                 "an integer >= 0 (0 = unlimited)"),
+    "header_timeout": _Key("limits", "header_timeout", _parse_positive,
+                           "seconds, a number > 0"),
+    "body_timeout": _Key("limits", "body_timeout", _parse_positive, "seconds, a number > 0"),
+    "max_connections_per_peer": _Key("limits", "max_connections_per_peer", _parse_count,
+                                     "an integer >= 0 (0 = unlimited)"),
+    "sessions_per_client": _Key("limits", "sessions_per_client", _parse_positive_int,
+                                "an integer > 0"),
     # Not checked here: a wrong path is an ocr_unavailable error naming it when OCR is used,
     # so a service that never OCRs still starts.
     "tesseract": _Key("ocr", "tesseract", _parse_path,
@@ -548,6 +559,10 @@ _SERVICE_CONFIG_TEMPLATE = """\
 # max_running_ocr_tasks = 2
 # upload_tasks_per_minute = 30
 # max_running_uploads = 2
+# header_timeout = 10
+# body_timeout = 30
+# max_connections_per_peer = 256
+# sessions_per_client = 16
 
 [ocr]
 # tesseract =

@@ -9,7 +9,9 @@ than after ``[devices] worker_idle_timeout``. A client that never opens a sessio
 idle timeout alone.
 
 A session belongs to the client that opened it (its principal id): another client cannot use
-or end it, and the number of open sessions is bounded.
+or end it. The number of open sessions is bounded, for the service and for each client
+(``[limits] sessions_per_client``), so that one paired site cannot take every place and
+lock out the others and the CLI.
 """
 
 from __future__ import annotations
@@ -37,16 +39,24 @@ class _Session:
 class ClientSessions:
     """See the module docstring."""
 
-    def __init__(self, devices: DeviceManager, *, limit: int = MAX_SESSIONS) -> None:
+    def __init__(self, devices: DeviceManager, *, limit: int = MAX_SESSIONS,
+                 per_client: int = MAX_SESSIONS) -> None:
         self._devices = devices
         self._limit = limit
+        self._per_client = per_client
         self._open: dict[str, _Session] = {}
 
     def __len__(self) -> int:
         return len(self._open)
 
     def open(self, owner: str) -> str:
-        """A new session of ``owner``; TooManySessions when the service has its fill."""
+        """A new session of ``owner``; TooManySessions when the service or the owner has its
+        fill."""
+        mine = sum(1 for session in self._open.values() if session.owner == owner)
+        if mine >= self._per_client:
+            raise TooManySessions(f"this client already has {self._per_client} sessions open; "
+                                  "close one (or reload the page that leaks them)",
+                                  limit=self._per_client)
         if len(self._open) >= self._limit:
             raise TooManySessions(f"the service already has {self._limit} client sessions "
                                   "open; close one (or reload the page that leaks them)",

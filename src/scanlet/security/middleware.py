@@ -20,6 +20,7 @@ from scanlet.errors import AccessError, PayloadTooLarge, RateLimited
 from scanlet.security.origins import parse_origin
 from scanlet.security.peer import same_user
 from scanlet.security.policy import (
+    ABSOLUTE_TARGET,
     ALLOWED_METHODS,
     ALLOWED_REQUEST_HEADERS,
     EXPOSED_HEADERS,
@@ -76,8 +77,18 @@ def read_facts(scope: Scope) -> tuple[Facts, dict[str, list[str]]]:
         fetch_mode=_first(headers, "sec-fetch-mode"),
         websocket=websocket,
         ws_tokens=tokens,
+        absolute_target=absolute_target(scope),
     )
     return facts, headers
+
+
+def absolute_target(scope: Scope) -> tuple[str, str] | None:
+    """The scheme and authority of an absolute-form request target (``GET http://host:port/
+    HTTP/1.1``), which the HTTP protocol (service/connections.py) records in the scope."""
+    target = (scope.get("extensions") or {}).get(ABSOLUTE_TARGET)
+    if not isinstance(target, dict):
+        return None
+    return str(target.get("scheme", "")), str(target.get("authority", ""))
 
 
 def _first(headers: dict[str, list[str]], name: str) -> str | None:
@@ -113,8 +124,7 @@ class AccessControl:
             return
         route = classify(facts.method, facts.path)
         if self.policy.claims_own(facts) or route.kind == "compat":
-            facts = replace(facts, peer_trusted=same_user(scope.get("client"),
-                                                          scope.get("server")))
+            facts = replace(facts, peer_trusted=same_user(scope))
         compat_body: list[Message] | None = None
         if route.kind == "compat" and not facts.websocket and facts.has_body \
                 and not facts.authorization and not [k for k in facts.product_keys if k.strip()]:

@@ -37,6 +37,8 @@ LEGACY_PRODUCT_KEY_HEADER = "x-dics-license-key"
 WS_TOKEN_PROTOCOL = "scanlet.bearer."
 WS_PROTOCOL = "scanlet"
 SAFE_METHODS = ("GET", "HEAD", "OPTIONS")
+#: The scope extension where the HTTP protocol records an absolute-form request target.
+ABSOLUTE_TARGET = "scanlet.absolute_target"
 
 _PAIR_TOKEN = re.compile(r"^/v1/pair/[A-Za-z0-9_-]{1,64}/token$")
 _CONSENT_PAGE = re.compile(r"^/pair/[A-Za-z0-9_-]{1,64}$")
@@ -81,7 +83,10 @@ class Facts:
     fetch_mode: str | None
     websocket: bool = False
     ws_tokens: list[str] = field(default_factory=list)
-    peer_trusted: bool = True  # False: the kernel says another OS user opened the connection
+    #: True only when the kernel said this service's user opened the connection (security/peer)
+    peer_trusted: bool = False
+    #: (scheme, authority) of an absolute-form request target; None for the usual origin-form
+    absolute_target: tuple[str, str] | None = None
 
 
 @dataclass(frozen=True)
@@ -184,6 +189,13 @@ class AccessPolicy:
         allowed = {f"{name}:{facts.port}" for name in self.names}
         if host not in allowed:
             raise HostNotAllowed(f"Host {host[:100]!r} is not one of {sorted(allowed)}")
+        if facts.absolute_target is not None:
+            # RFC 9112 3.2.2: such a target's authority, not Host, names the server, so it
+            # passes the same allow-list (and names this listener's scheme).
+            scheme, authority = facts.absolute_target
+            if scheme.lower() != facts.scheme or authority.lower() not in allowed:
+                raise HostNotAllowed(f"request target {scheme[:10]}://{authority[:100]} is not "
+                                     f"one of {sorted(allowed)} over {facts.scheme}")
 
     def own(self, facts: Facts) -> set[str]:
         return own_origins(facts.scheme, facts.port, self.names)

@@ -85,7 +85,7 @@ class Runtime:
         self.jobs = JobManager(self.store, self.devices,
                                default_jpeg_quality=settings.jpeg_quality,
                                previews=self.previews)
-        self.sessions = ClientSessions(self.devices)
+        self.sessions = ClientSessions(self.devices, per_client=settings.sessions_per_client)
         self.tasks = TaskManager(self.store.temp_dir / "tasks")
         self._ocr_pool: OcrPool | None = None
         self._ocr_lock = threading.Lock()

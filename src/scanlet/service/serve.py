@@ -48,6 +48,7 @@ from scanlet.memory import reuse_page_buffers
 from scanlet.security import certs
 from scanlet.security.cert_task import CertificateTask, CheckReport, wants_task
 from scanlet.service import crash
+from scanlet.service.connections import ConnectionLimits, ConnectionTable, protocol_classes
 from scanlet.service.instance import InstanceLock
 from scanlet.service.logs import configure
 from scanlet.service.runtime import ListenerAddress, Runtime
@@ -193,8 +194,13 @@ class _CertificateWatch(BackgroundTask):
                 log.exception("reloading the HTTPS certificate")
 
 
-def _server_config(app: FastAPI, context: ssl.SSLContext | None,
-                   drain: int = 5) -> uvicorn.Config:
+def _server_config(app: FastAPI, context: ssl.SSLContext | None, drain: int = 5, *,
+                   table: ConnectionTable | None = None,
+                   limits: ConnectionLimits | None = None) -> uvicorn.Config:
+    """One listener's uvicorn config; ``table`` (shared by all listeners) counts connections
+    per peer, and the protocols apply service/connections.py's rules."""
+    limits = limits or ConnectionLimits()
+    http, ws = protocol_classes(table or ConnectionTable(limits.per_peer), limits)
     factory = None
     if context is not None:
         def factory(config: uvicorn.Config, default: Callable[[], ssl.SSLContext]
@@ -204,7 +210,7 @@ def _server_config(app: FastAPI, context: ssl.SSLContext | None,
     # local client must not change the scheme the Host/Origin checks see.
     return uvicorn.Config(app, log_config=None, access_log=False, ws_max_size=1 << 20,
                           timeout_graceful_shutdown=drain, lifespan="off", proxy_headers=False,
-                          ssl_context_factory=factory)
+                          ssl_context_factory=factory, http=http, ws=ws)
 
 
 async def _serve_all(app: FastAPI, listeners: list[Listener], servers: list[_Server],
@@ -275,7 +281,11 @@ def serve(home: Home, settings: Settings, *, demo: bool,
                                  for lis in listeners for sock in lis.sockets]
             app = create_app(runtime)
             drain = max(1, int(settings.shutdown_grace / 2))
-            servers = [_Server(_server_config(app, lis.context, drain)) for lis in listeners]
+            limits = ConnectionLimits(settings.header_timeout, settings.body_timeout,
+                                      settings.max_connections_per_peer)
+            table = ConnectionTable(limits.per_peer)
+            servers = [_Server(_server_config(app, lis.context, drain, table=table,
+                                              limits=limits)) for lis in listeners]
             task: CertificateTask | _CertificateWatch | None = None
             if monitored:
                 task = _CertificateWatch(tls[1]) if tls else None
