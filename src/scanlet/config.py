@@ -352,12 +352,12 @@ _KEYS: dict[str, _Key] = {
                             "origins like https://app.example.com, separated by commas"),
     "pairing": _Key("security", "pairing", _parse_bool, "true or false"),
     "token_days": _Key("security", "token_days", _parse_positive_int, "days, an integer > 0"),
+    "consent_delay_ms": _Key("security", "consent_delay_ms", _parse_count,
+                             "milliseconds, an integer >= 0"),
     "max_body_kb": _Key("limits", "max_body_kb", _parse_positive_int,
                         "kilobytes, an integer > 0"),
     "max_import_mb": _Key("limits", "max_import_mb", _parse_positive_int,
                           "megabytes, an integer > 0"),
-    "consent_delay_ms": _Key("security", "consent_delay_ms", _parse_count,
-                             "milliseconds, an integer >= 0"),
     "max_image_megapixels": _Key("limits", "max_image_megapixels", _parse_positive_int,
                                  "megapixels, an integer > 0"),
     "max_decoded_mb": _Key("limits", "max_decoded_mb", _parse_positive_int,
@@ -370,16 +370,16 @@ _KEYS: dict[str, _Key] = {
                                 "seconds, a number > 0"),
     "pair_requests_per_minute": _Key("limits", "pair_requests_per_minute", _parse_count,
                                      "an integer >= 0 (0 = no pairing requests)"),
-    "scans_per_minute": _Key("limits", "scans_per_minute", _parse_count,
-                             "an integer >= 0 (0 = unlimited)"),
-    "ocr_tasks_per_minute": _Key("limits", "ocr_tasks_per_minute", _parse_count,
-                                 "an integer >= 0 (0 = unlimited)"),
     "max_pending_pairings": _Key("limits", "max_pending_pairings", _parse_positive_int,
                                  "an integer > 0"),
     "max_pending_pairings_per_site": _Key("limits", "max_pending_pairings_per_site",
                                           _parse_positive_int, "an integer > 0"),
     "pair_unopened_timeout": _Key("limits", "pair_unopened_timeout", _parse_positive,
                                   "seconds, a number > 0"),
+    "scans_per_minute": _Key("limits", "scans_per_minute", _parse_count,
+                             "an integer >= 0 (0 = unlimited)"),
+    "ocr_tasks_per_minute": _Key("limits", "ocr_tasks_per_minute", _parse_count,
+                                 "an integer >= 0 (0 = unlimited)"),
     "max_running_ocr_tasks": _Key("limits", "max_running_ocr_tasks", _parse_count,
                                   "an integer >= 0 (0 = unlimited)"),
     "upload_tasks_per_minute": _Key("limits", "upload_tasks_per_minute", _parse_count,
@@ -543,6 +543,7 @@ _SERVICE_CONFIG_TEMPLATE = """\
 # allowed_origins =
 # pairing = true
 # token_days = 90
+# consent_delay_ms = 1000
 
 [limits]
 # max_body_kb = 1024
@@ -553,8 +554,10 @@ _SERVICE_CONFIG_TEMPLATE = """\
 # max_running_decodes = 2
 # decode_wait_seconds = 30
 # pair_requests_per_minute = 5
+# max_pending_pairings = 50
+# max_pending_pairings_per_site = 3
+# pair_unopened_timeout = 60
 # scans_per_minute = 30
-# consent_delay_ms = 1000
 # ocr_tasks_per_minute = 12
 # max_running_ocr_tasks = 2
 # upload_tasks_per_minute = 30
@@ -569,9 +572,6 @@ _SERVICE_CONFIG_TEMPLATE = """\
 
 [devices]
 # sane_config_dir =
-# max_pending_pairings = 50
-# max_pending_pairings_per_site = 3
-# pair_unopened_timeout = 60
 # demo_system_backends = true
 # worker_idle_timeout = 60
 # worker_progress_timeout = 60
