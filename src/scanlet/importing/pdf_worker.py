@@ -391,7 +391,8 @@ def _check_decoded(width: int, height: int, max_decoded: int, index: int) -> Non
     if max_decoded and needed > max_decoded:
         raise ImportTooLarge(
             f"page {index + 1} would be {width}x{height} pixels, {needed} bytes decoded, more "
-            f"than the {max_decoded} allowed", limit="decoded_bytes", maximum=max_decoded,
+            f"than the {max_decoded} allowed: import it at a lower dpi (or raise [limits] "
+            "max_decoded_mb)", limit="decoded_bytes", maximum=max_decoded,
             needed=needed, page=index)
 
 
