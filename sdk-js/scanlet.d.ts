@@ -3,12 +3,10 @@
 
 // Service data ---------------------------------------------------------------------------
 
-/** `GET /v1/version`. */
+/** `GET /v1/version` (public: the build and platform are admin-only, `GET /v1/admin/version`). */
 export interface VersionInfo {
   name: "scanlet";
   version: string;
-  build: string;
-  platform: { system: string; machine: string; release: string; python: string; [key: string]: string };
 }
 
 /** `GET /v1/health`. */

@@ -232,7 +232,7 @@ export class Client extends EventTarget {
     super();
     /** The service's URL, e.g. "http://127.0.0.1:18622". */
     this.baseUrl = trimUrl(baseUrl);
-    /** The service's version answer: {name, version, build, platform}. */
+    /** The service's version answer: {name, version}. */
     this.version = version;
     /** The token sent as `Authorization: Bearer` (null: none, e.g. Scanlet's own pages). */
     this.token = token;

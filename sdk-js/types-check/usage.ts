@@ -235,8 +235,7 @@ async function everything(signal: AbortSignal): Promise<void> {
   const made = new ScanletError("x", { code: "y", status: 400 });
   void made;
   const direct = new Client("http://127.0.0.1:18622",
-    { name: "scanlet", version: "0.1.0", build: "b",
-      platform: { system: "Linux", machine: "x86_64", release: "6", python: "3.12" } });
+    { name: "scanlet", version: "0.1.0" });
   void direct;
 }
 

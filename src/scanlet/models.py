@@ -10,7 +10,9 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from scanlet.disclosure import public_value
 
 
 class Source(StrEnum):
@@ -207,9 +209,16 @@ class JobState(StrEnum):
 
 
 class ErrorInfo(_Model):
+    """A job's or task's error as clients see it: local paths reduced (scanlet.disclosure)."""
+
     code: str
     message: str
     detail: dict[str, Any] = Field(default_factory=dict)
+
+    @field_validator("message", "detail")
+    @classmethod
+    def _no_local_paths(cls, value: Any) -> Any:
+        return public_value(value)
 
 
 class PageInfo(_Model):

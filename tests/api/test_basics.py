@@ -16,9 +16,10 @@ def test_serve_prints_its_url(service: Service) -> None:
 def test_version_health_and_schema(service: Service) -> None:
     with service.client() as http:
         version = http.get("/v1/version").json()
-        assert version["version"] == __version__
-        assert version["build"].startswith(__version__)
-        assert version["platform"]["system"]
+        assert version == {"name": "scanlet", "version": __version__}
+        details = http.get("/v1/admin/version").json()
+        assert details["build"].startswith(__version__)
+        assert details["platform"]["system"]
         health = http.get("/v1/health").json()
         assert health["status"] == "ok" and health["demo"] is True
         schema = http.get("/v1/openapi.json").json()

@@ -3,8 +3,10 @@
 Every error leaves the API through here: Scanlet errors by their class data, request
 validation errors as 422 ``invalid_request`` (400 ``malformed_json`` for unparsable bodies),
 unknown routes as 404 ``not_found``, and anything unexpected as 500 ``internal`` with a
-correlation id (never a traceback). Under the compatibility APIs (``/api``, ``/DWTAPI``) the
-same errors take the reference service's body instead (``compat/errors.py``).
+correlation id (never a traceback). Messages and details reach the client with their local
+filesystem paths reduced to the last part (scanlet.disclosure); the log keeps them. Under the
+compatibility APIs (``/api``, ``/DWTAPI``) the same errors take the reference service's body
+instead (``compat/errors.py``).
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import JSONResponse
 
 from scanlet.compat import errors as dwt
+from scanlet.disclosure import public_text, public_value
 from scanlet.errors import ScanletError
 
 log = logging.getLogger(__name__)
@@ -44,8 +47,11 @@ def problem(status: int, code: str, title: str, detail: str | None = None,
 
 
 def problem_for(exc: ScanletError) -> JSONResponse:
-    extra = {k: v for k, v in exc.detail.items() if k not in ("type", "title", "status", "code")}
-    response = problem(exc.http_status, exc.code, exc.title, exc.message, **extra)
+    """``exc`` as problem+json; its message and detail with local paths reduced (a client never
+    learns the user's name or the disk's layout from an error, scanlet.disclosure)."""
+    extra = {k: public_value(v) for k, v in exc.detail.items()
+             if k not in ("type", "title", "status", "code")}
+    response = problem(exc.http_status, exc.code, exc.title, public_text(exc.message), **extra)
     if "retry_after" in exc.detail:
         response.headers["Retry-After"] = str(exc.detail["retry_after"])
     return response
@@ -53,6 +59,10 @@ def problem_for(exc: ScanletError) -> JSONResponse:
 
 async def _scanlet_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, ScanletError)
+    if public_value([exc.message, exc.detail]) != [exc.message, exc.detail]:
+        # the client gets the text without its paths; the log keeps them
+        log.info("%s on %s %s: %s %s", exc.code, request.method, request.url.path, exc.message,
+                 exc.detail or "")
     if dwt.is_compat_path(request.url.path):
         return dwt.dwt_response(exc)
     return problem_for(exc)

@@ -1,8 +1,11 @@
-"""Administration endpoints (scope ``admin``): the service's status and its log.
+"""Administration endpoints (scope ``admin``): the service's status, versions and log.
 
 ``GET /v1/admin/status`` is what Scanlet's own ``/admin`` and ``/`` pages show: version,
 uptime, data folder, the sockets actually bound, the HTTPS certificate and the log level. It
 names local paths, hence the ``admin`` scope (never granted to other sites' pages).
+
+``GET /v1/admin/version`` adds to the public ``/v1/version`` what only the administrator
+needs: the build, the kernel release, Python and the main libraries' versions.
 
 ``PUT /v1/admin/log`` changes the log level at once, in the service and in every running scan
 worker (new workers start with it). The change lasts until the service stops: ``[log] level``
@@ -16,7 +19,7 @@ import logging
 import os
 import time
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from cryptography import x509
 from fastapi import APIRouter, Depends
@@ -24,7 +27,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from scanlet import __version__
 from scanlet.api.deps import runtime
-from scanlet.api.routes_system import build_id
+from scanlet.api.routes_system import build_id, platform_details
 from scanlet.config import is_remote
 from scanlet.errors import ScanletError
 from scanlet.security import certs, truststore
@@ -244,3 +247,8 @@ def status(rt: Rt) -> AdminStatus:
         log=LogLevel.model_validate({"level": logs.current().level,
                                      "configured_level": rt.settings.log_level}),
         workers=len(rt.devices.worker_pids()))
+
+
+@router.get("/version", summary="Version, build, platform and library versions (admin only)")
+def version() -> dict[str, Any]:
+    return {"name": "scanlet", "version": __version__, **platform_details()}

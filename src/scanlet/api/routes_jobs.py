@@ -8,6 +8,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Request, WebSocket, WebSocketDisconnect, status
 
 from scanlet.api.deps import client_key, runtime
+from scanlet.disclosure import public_value
 from scanlet.errors import InvalidSetting, ScanletError
 from scanlet.models import JobInfo, JobRequest
 from scanlet.service.runtime import Runtime
@@ -59,7 +60,7 @@ async def job_events(websocket: WebSocket, job_id: str) -> None:
         async for event in rt.jobs.events(job_id):
             await websocket.send_json(event)
     except ScanletError as exc:
-        await websocket.send_json({"type": "error", "error": exc.to_dict()})
+        await websocket.send_json({"type": "error", "error": public_value(exc.to_dict())})
     except WebSocketDisconnect:
         return
     with contextlib.suppress(RuntimeError, WebSocketDisconnect):

@@ -9,6 +9,7 @@ from fastapi import APIRouter, Depends, WebSocket, WebSocketDisconnect
 from fastapi.responses import FileResponse
 
 from scanlet.api.deps import runtime
+from scanlet.disclosure import public_value
 from scanlet.errors import ScanletError
 from scanlet.service.runtime import Runtime
 from scanlet.tasks import TaskInfo
@@ -48,7 +49,7 @@ async def task_events(websocket: WebSocket, task_id: str) -> None:
         async for event in rt.tasks.events(task_id):
             await websocket.send_json(event)
     except ScanletError as exc:
-        await websocket.send_json({"type": "error", "error": exc.to_dict()})
+        await websocket.send_json({"type": "error", "error": public_value(exc.to_dict())})
     except WebSocketDisconnect:
         return
     with contextlib.suppress(RuntimeError, WebSocketDisconnect):

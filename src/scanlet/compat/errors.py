@@ -13,6 +13,7 @@ from typing import Any
 
 from starlette.responses import JSONResponse
 
+from scanlet.disclosure import public_text
 from scanlet.errors import (
     AccessError,
     DeviceBusy,
@@ -69,9 +70,10 @@ def dwt_body(status: int, code: int, message: str, **extra: Any) -> dict[str, An
 
 
 def dwt_response(exc: ScanletError) -> JSONResponse:
-    """``exc`` as the reference's error answer (the Scanlet code is kept as ``scanletCode``)."""
+    """``exc`` as the reference's error answer (the Scanlet code is kept as ``scanletCode``;
+    local paths reduced, scanlet.disclosure)."""
     status, code = dwt_code(exc)
-    response = JSONResponse(dwt_body(status, code, exc.message, scanletCode=exc.code),
+    response = JSONResponse(dwt_body(status, code, public_text(exc.message), scanletCode=exc.code),
                             status_code=status)
     if "retry_after" in exc.detail:
         response.headers["Retry-After"] = str(exc.detail["retry_after"])

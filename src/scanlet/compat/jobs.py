@@ -33,6 +33,7 @@ from enum import StrEnum
 from typing import Any, Literal
 
 from scanlet.compat.errors import dwt_code
+from scanlet.disclosure import public_text
 from scanlet.errors import (
     DeviceBusy,
     DocumentNotFound,
@@ -457,4 +458,4 @@ def _problem(error: Any, state: JobState) -> tuple[int, str]:
         return -1000, ("The service stopped while the job was running."
                        if state == JobState.INTERRUPTED else "The scan failed.")
     exc = error_from_dict(error)
-    return dwt_code(exc)[1], exc.message
+    return dwt_code(exc)[1], public_text(exc.message)

@@ -26,7 +26,9 @@ function render() {
   if (state.error) showAlert(alertBox, state.error);
   else hideAlert(alertBox);
   const version = state.version;
-  $("version").textContent = version ? `${version.version} (${version.build})` : "…";
+  // the build is admin-only (GET /v1/admin/status): the public /v1/version names no platform
+  const build = state.status ? ` (${state.status.build})` : "";
+  $("version").textContent = version ? `${version.version}${build}` : "…";
   renderUptime();
   const status = state.status;
   if (status) {
