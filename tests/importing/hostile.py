@@ -94,6 +94,13 @@ def within_caps() -> Hostile:
                    frozenset({(201, "")}))
 
 
+def near_the_cap() -> Hostile:
+    """A file the caps allow but only just: 11500 x 11500 16-bit grey, 264.5 MB decoded (the
+    default cap is 256 MiB, 268.4 MB): two or more at once show the shared budget at work."""
+    return Hostile("png-132mpx-grey16", zero_png(11500, 11500, 16, 0), "image/png",
+                   frozenset({(201, "")}))
+
+
 def tree_rss(pid: int) -> int:
     """Resident bytes of a process and all its descendants (0 for those that just ended)."""
     try:

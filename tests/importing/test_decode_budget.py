@@ -4,17 +4,20 @@ content per page, the worker doing all decoding, and the budget all imports shar
 from __future__ import annotations
 
 import asyncio
+import io
 import threading
 import zlib
 
 import pikepdf
 import psutil
 import pytest
+from PIL import Image
 
 from scanlet.buffer import PageStore
+from scanlet.codecs.render import preview_of_image
 from scanlet.config import Home
 from scanlet.errors import ImportsBusy
-from scanlet.importing import DecodeGate, DecodeLimits, PdfLimits, import_file
+from scanlet.importing import DecodeGate, DecodeLimits, PdfLimits, import_file, pdf_worker
 from scanlet.importing.budget import WORKER_BASE_BYTES, work_bytes
 from scanlet.importing.errors import ImportTooLarge
 from tests.importing.hostile import zero_png
@@ -148,3 +151,16 @@ def test_a_waiting_import_starts_when_room_is_freed() -> None:
     assert started.wait(10)
     thread.join()
     assert gate.in_use() == (0, 0)
+
+
+@pytest.mark.parametrize("mode", ["1", "I;16"])
+def test_banded_previews_equal_the_stores(mode: str) -> None:
+    """The worker makes bilevel and 16-bit previews band by band (no full-size 8-bit copy);
+    they are the very pixels codecs.render makes from the whole page."""
+    noise = Image.effect_noise((2501, 3333), 60).convert("L")
+    image = noise.convert("1") if mode == "1" else noise.convert("I").point(
+        lambda v: v * 257).convert("I;16")
+    banded, whole = pdf_worker._preview(image), preview_of_image(image)
+    assert banded is not None and whole is not None
+    with Image.open(io.BytesIO(banded)) as a, Image.open(io.BytesIO(whole)) as b:
+        assert (a.size, a.mode, a.tobytes()) == (b.size, b.mode, b.tobytes())

@@ -145,6 +145,9 @@ def _environment() -> dict[str, str]:
     env = dict(os.environ)
     package_root = str(Path(__file__).resolve().parents[2])
     env["PYTHONPATH"] = os.pathsep.join(p for p in (package_root, env.get("PYTHONPATH")) if p)
+    # numpy's BLAS would reserve buffers for one thread per core under the worker's address
+    # space limit; the worker does no linear algebra.
+    env.setdefault("OPENBLAS_NUM_THREADS", "1")
     return env
 
 

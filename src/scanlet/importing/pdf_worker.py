@@ -72,6 +72,9 @@ WINDOW = 2
 RENDER_QUALITY = 90
 #: Content (inflated bytes) beyond which a page is rendered without looking for a single image.
 _MAX_SINGLE_IMAGE_CONTENT = 1 << 20
+#: Rows of a bilevel or 16-bit page turned into 8-bit grey at a time for its preview.
+_PREVIEW_BAND_ROWS = 256
+_16BIT_GREY = frozenset({"I;16", "I;16L", "I;16B", "I;16N"})
 _TOLERANCE_PT = 1.0  # how far an image edge may be from the page edge and still "cover" it
 _DEVICE_SPACES = frozenset({"/DeviceGray", "/DeviceRGB", "/CalGray", "/CalRGB"})
 _DECODED_FILTERS = frozenset({"/FlateDecode", "/LZWDecode", "/RunLengthDecode",
@@ -529,9 +532,31 @@ def _open_jpeg(data: bytes, size: tuple[int, int]) -> Image.Image | None:
 
 
 def _preview(picture: Image.Image) -> bytes | None:
-    from scanlet.codecs.render import preview_of_image
+    """The page's preview (codecs.render.preview_of_image), made band by band for bilevel
+    and 16-bit pages: their 8-bit copy at full size would take 1 or 4 more bytes a pixel than
+    the decoded-bytes cap counts. Box-reducing bands of whole blocks gives the same pixels."""
+    from PIL import Image
 
-    return preview_of_image(picture)
+    from scanlet.codecs.render import preview_factor, preview_jpeg, preview_of_image, to_8bit
+
+    if picture.mode != "1" and not picture.mode.startswith("I"):
+        return preview_of_image(picture)
+    factor = preview_factor(*picture.size)
+    if factor == 1:
+        return None
+    width, height = picture.size
+    small = Image.new("L", (-(-width // factor), -(-height // factor)))
+    band = factor * max(1, _PREVIEW_BAND_ROWS // factor)
+    for top in range(0, height, band):
+        part = picture.crop((0, top, width, min(height, top + band)))
+        if part.mode == "1":
+            part = part.convert("L")
+        elif part.mode in _16BIT_GREY:  # the high bytes: to_8bit's v >> 8, without numpy
+            part = Image.frombytes("L", part.size, part.tobytes("raw", "I;16B")[0::2])
+        else:
+            part = to_8bit(part)
+        small.paste(part.reduce(factor), (0, top // factor))
+    return preview_jpeg(small)
 
 
 def _png_of(picture: Image.Image, rotation: int, dpi: float) -> tuple[bytes, bytes | None]:
