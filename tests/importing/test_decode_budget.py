@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import asyncio
 import io
+import sys
 import threading
 import zlib
+from pathlib import Path
 
 import pikepdf
 import psutil
@@ -17,7 +19,14 @@ from scanlet.buffer import PageStore
 from scanlet.codecs.render import preview_of_image
 from scanlet.config import Home
 from scanlet.errors import ImportsBusy
-from scanlet.importing import DecodeGate, DecodeLimits, PdfLimits, import_file, pdf_worker
+from scanlet.importing import (
+    DecodeGate,
+    DecodeLimits,
+    PdfLimits,
+    import_file,
+    pdf,
+    pdf_worker,
+)
 from scanlet.importing.budget import WORKER_BASE_BYTES, work_bytes
 from scanlet.importing.errors import ImportTooLarge
 from tests.importing.hostile import zero_png
@@ -164,3 +173,21 @@ def test_banded_previews_equal_the_stores(mode: str) -> None:
     assert banded is not None and whole is not None
     with Image.open(io.BytesIO(banded)) as a, Image.open(io.BytesIO(whole)) as b:
         assert (a.size, a.mode, a.tobytes()) == (b.size, b.mode, b.tobytes())
+
+
+@pytest.mark.parametrize(("said", "code"), [
+    ("OpenBLAS error: Memory allocation still failed after 10 retries, giving up.",
+     "import_too_large"),
+    ("something else broke", "import_failed"),
+])
+def test_a_worker_that_exits_for_want_of_memory_is_413(tmp_path: Path, said: str,
+                                                        code: str) -> None:
+    """Some C libraries exit(1) when an allocation fails under RLIMIT_AS instead of raising:
+    that is the file's size (413), not a fault of the service (500)."""
+    worker = pdf._Worker([sys.executable, "-c", f"import sys; print({said!r}, "
+                          "file=sys.stderr); sys.exit(1)"], tmp_path / "worker.log")
+    try:
+        assert worker.events.get(timeout=30) is None  # ended without a word on stdout
+        assert pdf._exit_error(worker).code == code
+    finally:
+        worker.close()

@@ -89,6 +89,7 @@ class _Worker:
     """One running worker: its events as a queue (a reader thread), acks, and cleanup."""
 
     def __init__(self, command: list[str], log_path: Path) -> None:
+        self.log_path = log_path
         self._log = log_path.open("wb")
         try:
             self.process = subprocess.Popen(  # an argument list, no shell
@@ -216,8 +217,31 @@ def _exit_error(worker: _Worker) -> ScanletError:
             return ImportInvalid(f"the decoder crashed on this file ({name})",
                                  field="data", signal=name)
         return ImportFailed(f"the PDF worker ended by signal {name}", signal=name)
-    return ImportFailed(f"the PDF worker exited with status {code} without an answer",
+    if _ran_out_of_memory(worker.log_path):
+        return ImportTooLarge("the decoder ran out of memory (a library gave up when an "
+                              "allocation failed under the worker's limit)", limit="memory",
+                              exit_code=code)
+    return ImportFailed(f"the import worker exited with status {code} without an answer",
                         exit_code=code)
+
+
+#: What C libraries print when they exit because an allocation failed (OpenBLAS, libjpeg,
+#: glibc, C++ runtimes).
+_OUT_OF_MEMORY = (b"memory allocation", b"out of memory", b"cannot allocate memory",
+                  b"insufficient memory", b"bad_alloc", b"memoryerror")
+
+
+def _ran_out_of_memory(log_path: Path) -> bool:
+    """Whether the worker's last output says it ran out of memory: under RLIMIT_AS a failed
+    allocation ends some libraries with exit(1) instead of an exception, and that is the
+    file's size, not our fault (413, not 500)."""
+    try:
+        with log_path.open("rb") as fh:
+            fh.seek(max(0, log_path.stat().st_size - 4096))
+            tail = fh.read().lower()
+    except OSError:
+        return False
+    return any(marker in tail for marker in _OUT_OF_MEMORY)
 
 
 def import_pdf(
