@@ -10,11 +10,16 @@ inflated the stream whole (2.1 GB).
 
 from __future__ import annotations
 
+import contextlib
+import signal
+import threading
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 
 import httpx
+import psutil
 
-from tests.conftest import Service
+from tests.conftest import Service, start_service
 from tests.importing.hostile import (
     Hostile,
     hostile_files,
@@ -58,3 +63,48 @@ def test_hostile_imports_stay_within_the_memory_budget(service: Service) -> None
         (8000, 8000, 8), (11500, 11500, 16), (11500, 11500, 16), (11500, 11500, 16)]
     assert service.process.poll() is None
     assert tree_rss(service.process.pid) < GB
+
+
+def _workers(pid: int) -> int:
+    try:
+        children = psutil.Process(pid).children(recursive=True)
+    except psutil.Error:
+        return 0
+    count = 0
+    for child in children:
+        with contextlib.suppress(psutil.Error):
+            if "scanlet.importing.pdf_worker" in " ".join(child.cmdline()):
+                count += 1
+    return count
+
+
+def test_all_clients_share_the_decode_slots(home: Path) -> None:
+    """With ``max_running_decodes = 1`` no two import workers ever run at once, whichever
+    clients send what (sampled: a missed overlap can only make this pass, never fail)."""
+    with (home / "user.ini").open("a") as ini:
+        ini.write("\n[limits]\nmax_running_decodes = 1\ndecode_wait_seconds = 120\n")
+    service = start_service(home)
+    try:
+        with service.client() as http:
+            document = http.post("/v1/documents", json={}).json()["id"]
+        seen: list[int] = []
+        stop = threading.Event()
+
+        def sample() -> None:
+            while not stop.is_set():
+                seen.append(_workers(service.process.pid))
+                stop.wait(0.01)
+
+        sampler = threading.Thread(target=sample)
+        sampler.start()
+        try:
+            mix = [within_caps(), *hostile_files(), within_caps()]
+            with ThreadPoolExecutor(max_workers=len(mix)) as pool:
+                answers = list(pool.map(lambda item: _import(service, document, item), mix))
+        finally:
+            stop.set()
+            sampler.join()
+        assert [status for _, status, _ in answers] == [201, 413, 413, 413, 413, 201]
+        assert max(seen) == 1
+    finally:
+        service.kill(signal.SIGTERM)
