@@ -332,8 +332,9 @@ class ImportTooLarge(RequestError):
     """The file exceeds a limit: bytes, pixels per page, frames or pages, or the PDF
     worker's memory, CPU or time budget.
 
-    ``detail["limit"]`` names the limit (``bytes``, ``pixels``, ``frames``, ``pages``,
-    ``memory``, ``cpu``, ``time``) and, where known, ``detail["maximum"]`` its value.
+    ``detail["limit"]`` names the limit (``bytes``, ``pixels``, ``decoded_bytes``,
+    ``content_bytes``, ``frames``, ``pages``, ``memory``, ``cpu``, ``time``) and, where known,
+    ``detail["maximum"]`` its value.
     """
 
     code = "import_too_large"
