@@ -112,6 +112,25 @@ def test_bad_dpi_is_refused() -> None:
         blank_score(Image.new("L", (100, 100), 255), dpi=0)
 
 
+@pytest.mark.parametrize(("size", "dpi"), [((1, 4000), 300), ((4000, 1), 300),
+                                           ((3, 4000), 600), ((4000, 3), 600), ((1, 1), 4800)])
+def test_strip_jpegs_are_refused_not_crashed(size: tuple[int, int], dpi: int) -> None:
+    """A JPEG narrower or lower than the reduced-decode factor used to ask Pillow's ``draft``
+    for a 0 px side (ZeroDivisionError, a 500 in the API); it is a page too small to judge."""
+    data = encode(Image.new("L", size, 255), "jpeg")
+    with pytest.raises(InvalidSetting, match="too small"):
+        check_page(data, "jpeg", dpi)
+
+
+def test_narrow_jpeg_is_judged_at_reduced_scale() -> None:
+    """A strip wide enough to judge after the reduced decode still gets an answer."""
+    page = Image.new("L", (64, 4000), 255)
+    ImageDraw.Draw(page).rectangle((20, 1000, 44, 3000), fill=0)
+    result = check_page(encode(page, "jpeg"), "jpeg", 600)
+    assert not result.blank
+    assert check_page(encode(Image.new("L", (64, 4000), 255), "jpeg"), "jpeg", 600).blank
+
+
 def test_dark_paper_light_marks_count_and_an_even_page_is_blank(
         sparse_pages: list[Scanned], blank_pages: list[Scanned]) -> None:
     """Content is what differs from the paper, whatever the paper's colour: a sheet of one even

@@ -21,6 +21,12 @@ in ``tmp_path``, which the test reads to show that real operations were exercise
 written into the repository: the run's working directory, Hypothesis storage and report all
 live in ``tmp_path``, the example database is off and so is schemathesis's crash cache.
 
+Import bodies are drawn from the degenerate page images of tests/degenerate.py as well as
+random bytes (``st_hooks.py``), and a pass of imports into one real document shows that a
+good part of them were really imported. What those pages meet afterwards is the job of
+tests/api/test_degenerate_images.py: every processing, edit, rendition and export route on
+each of them (the fuzzer varies the requests; that test varies the pixels).
+
 Not checked here, as known gaps rather than crashes: the statuses the schema does not list
 (400, 401, 403, 404, 409, 415, 429), the problem+json content type of errors (the schema says
 application/json), constraints the service enforces but the schema does not state (so
@@ -29,6 +35,7 @@ application/json), constraints the service enforces but the schema does not stat
 
 from __future__ import annotations
 
+import base64
 import json
 import os
 import re
@@ -46,12 +53,18 @@ import httpx
 import pytest
 
 from tests.conftest import Service, make_home, start_service
+from tests.degenerate import FILES
 from tests.security.conftest import write_config
+from tests.security.st_hooks import BODIES_ENV
 
 #: Per operation and phase; a whole run stays well under the subprocess bound below.
 MAX_EXAMPLES = 60
 HEAVY = r"/(ocr|edit|split|barcodes|blank|import)$"
 HEAVY_EXAMPLES = 6
+IMPORT = r"/import$"
+#: A pass of imports into one real document, so the degenerate bodies really are imported.
+IMPORT_EXAMPLES = 30
+MIN_DEGENERATE_IMPORTS = 5
 SEED = 20240611
 REQUEST_TIMEOUT = 20.0  # seconds per request: a hang is a network error, which fails the run
 RUN_TIMEOUT = 150.0  # seconds for one whole ``st run`` (about 25 s normally)
@@ -67,6 +80,8 @@ KEY_CHECKS = CHECKS + ",unsupported_method"
 PUBLIC_PATHS = {"/v1/version", "/v1/health"}
 PUBLIC_OPERATIONS = {"POST /v1/pair", "POST /v1/pair/{request_id}/token"}
 FOREIGN = "http://127.0.0.1:5555"
+#: Loaded by ``st run``: import bodies include the degenerate images of tests/degenerate.py.
+HOOKS = Path(__file__).with_name("st_hooks.py")
 DEVICES = ["sane:test:0", "sane:test:1", "sane:pnm:0"]
 TERMINAL = {"completed", "failed", "cancelled", "interrupted"}
 
@@ -91,6 +106,8 @@ class Report:
         default_factory=lambda: defaultdict(Counter))
     #: The exact requests that got a 5xx or no answer, as sent (with the real ids).
     broken: list[str] = field(default_factory=list)
+    #: Bodies (base64, as the report holds them) of the imports that were answered 201.
+    imported: set[str] = field(default_factory=set)
 
     def count(self, request: str, low: int, high: int) -> int:
         return sum(n for status, n in self.statuses.get(request, Counter()).items()
@@ -98,6 +115,7 @@ class Report:
 
     def merge(self, other: Report) -> None:
         self.operations |= other.operations
+        self.imported |= other.imported
         for request, counter in other.statuses.items():
             self.statuses[request].update(counter)
 
@@ -159,8 +177,9 @@ def toml_list(values: list[str]) -> str:
     return "[" + ", ".join(json.dumps(value) for value in values) + "]"
 
 
-def write_st_config(path: Path, seeded: Seeded) -> Path:
-    """schemathesis.toml: no caches, and real ids mixed into half of the generated ones."""
+def write_st_config(path: Path, seeded: Seeded, import_into: str | None = None) -> Path:
+    """schemathesis.toml: no caches, and real ids mixed into half of the generated ones;
+    with ``import_into``, the import route always imports into that document."""
     dictionaries = {"device": DEVICES, "document": seeded.documents, "page": seeded.pages,
                     "job": seeded.jobs}
     bindings = {"path.device_id": "device", "body.device": "device",
@@ -179,6 +198,9 @@ def write_st_config(path: Path, seeded: Seeded) -> Path:
     # Pairing needs a web origin; without one every request is a plain 422.
     lines += ["", "[[operations]]", 'include-path-regex = "^/v1/pair"',
               f'headers = {{ Origin = "{FOREIGN}" }}', ""]
+    if import_into is not None:
+        lines += ["[[operations]]", f'include-path-regex = "{IMPORT}"',
+                  f'parameters = {{ "path.document_id" = "{import_into}" }}', ""]
     path.write_text("\n".join(lines))
     return path
 
@@ -203,6 +225,9 @@ def read_report(path: Path) -> tuple[Report, int]:
                 response = interaction.get("response")
                 status = response["status_code"] if response else None
                 report.statuses[f"{case['method']} {case['path']}"][status] += 1
+                body = interaction["request"].get("body")
+                if status == 201 and re.search(IMPORT, case["path"]) and isinstance(body, dict):
+                    report.imported.add(body.get("$base64", ""))
                 if status is None or status >= 500:
                     request = interaction["request"]
                     body = json.dumps(request.get("body"))[:500]
@@ -245,7 +270,8 @@ def run_fuzzer(service: Service, workdir: Path, config: Path, with_key: bool,
     if with_key:
         command += ["--header", f"Authorization: {service.auth['Authorization']}"]
     env = {**os.environ, "HYPOTHESIS_STORAGE_DIRECTORY": str(workdir / "hypothesis"),
-           "NO_COLOR": "1", "COLUMNS": "120"}
+           "NO_COLOR": "1", "COLUMNS": "120", "SCHEMATHESIS_HOOKS": str(HOOKS),
+           BODIES_ENV: str(write_bodies(workdir / "bodies"))}
     result = subprocess.run(command, cwd=workdir, env=env, capture_output=True, text=True,
                             timeout=RUN_TIMEOUT, check=False)
     assert service.key not in result.stdout + result.stderr  # the CLI masks it
@@ -256,6 +282,16 @@ def run_fuzzer(service: Service, workdir: Path, config: Path, with_key: bool,
     assert not report.broken, report.broken[:20]
     assert selected > 0 and len(report.operations) == selected, (selected, report.operations)
     return report
+
+
+def write_bodies(folder: Path) -> Path:
+    """The degenerate page images (tests/degenerate.py) as files for st_hooks.py, which
+    makes the fuzzer send them as import bodies besides random bytes."""
+    folder.mkdir()
+    for name, make in FILES.items():
+        data, media = make()
+        (folder / f"{name}.{media.replace('/', '+')}").write_bytes(data)
+    return folder
 
 
 def assert_service_survived(service: Service, seeded: Seeded) -> None:
@@ -286,6 +322,20 @@ def test_fuzz_openapi(fuzz_service: Service, tmp_path: Path, with_key: bool) -> 
                                 "--exclude-path-regex", f"(/pages/delete$)|{HEAVY}"))
     report.merge(run_fuzzer(fuzz_service, tmp_path / "full", config, with_key,
                             "--exclude-path-regex", HEAVY))
+    if with_key:
+        # Imports into a real document: st_hooks.py draws the bodies from the degenerate page
+        # images of tests/degenerate.py (and random bytes); a good part of them must really
+        # be imported (201), not only refused. Before the heavy pass, which splits documents.
+        with fuzz_service.client() as http:
+            target = http.post("/v1/documents", json={"name": "fuzz imports"}).json()["id"]
+        imports = run_fuzzer(fuzz_service, tmp_path / "imports",
+                             write_st_config(tmp_path / "imports.toml", seeded, target),
+                             with_key, "--include-path-regex", IMPORT,
+                             max_examples=IMPORT_EXAMPLES)
+        degenerate = {base64.b64encode(make()[0]).decode() for make in FILES.values()}
+        assert len(imports.imported & degenerate) >= MIN_DEGENERATE_IMPORTS, (
+            len(imports.imported & degenerate), imports.statuses)
+        report.merge(imports)
     # Processing operations (OCR, edits, barcodes, splitting, imports) cost up to seconds
     # of CPU each, so they get a pass of their own with fewer examples; last, because a
     # split removes the document it splits.

@@ -270,7 +270,10 @@ def check_page(data: bytes, fmt: ImageFormat, dpi: float, *,
             factor = 2 ** int(math.log2(dpi / WORK_DPI))
             if factor > 1:
                 full_width = image.width
-                image.draft("L", (image.width // factor, image.height // factor))
+                # At least 1 px a side: a page narrower or lower than ``factor`` (a 1x4000
+                # strip) would ask Pillow for a 0 px side, which it divides by.
+                image.draft("L", (max(1, image.width // factor),
+                                  max(1, image.height // factor)))
                 effective = dpi * image.width / full_width
         image.load()
         return is_blank(image, effective, sensitivity=sensitivity)
