@@ -25,6 +25,7 @@ from scanlet.errors import (
 )
 from scanlet.security.access import ALL_SCOPES, KEY_PREFIX, TOKEN_PREFIX, AccessStore
 from scanlet.security.origins import LOOPBACK_NAMES, own_origins, parse_origin
+from scanlet.security.peer import lookup_available
 
 #: Header names (lower case) a browser page may send; anything else fails the preflight.
 ALLOWED_REQUEST_HEADERS = ("authorization", "content-type", "if-none-match", "x-pdf-password")
@@ -40,6 +41,10 @@ SAFE_METHODS = ("GET", "HEAD", "OPTIONS")
 #: The scope extension where the HTTP protocol records an absolute-form request target.
 ABSOLUTE_TARGET = "scanlet.absolute_target"
 
+#: Why the consent page cannot decide where the peer's OS user cannot be known.
+_NO_PEER_LOOKUP = ("; this system cannot tell which user opened a connection, so the consent "
+                   "page is off: allow sites with [security] allowed_origins or "
+                   "'scanlet sites allow'")
 _PAIR_TOKEN = re.compile(r"^/v1/pair/[A-Za-z0-9_-]{1,64}/token$")
 _CONSENT_PAGE = re.compile(r"^/pair/[A-Za-z0-9_-]{1,64}$")
 _CONSENT_DECISION = re.compile(r"^/pair/[A-Za-z0-9_-]{1,64}/decision$")
@@ -265,7 +270,8 @@ class AccessPolicy:
             return Verdict(ANONYMOUS, None)
         if route.kind == "consent":
             if not is_own or origin is None or facts.fetch_site not in (None, "same-origin"):
-                raise OriginNotAllowed("decisions are taken only on Scanlet's own consent page")
+                raise OriginNotAllowed("decisions are taken only on Scanlet's own consent page"
+                                       + ("" if lookup_available() else _NO_PEER_LOOKUP))
             return Verdict(Principal("self", "self", origin, frozenset(ALL_SCOPES)), None)
         foreign = origin if origin is not None and origin not in own else None
         if route.kind == "public":  # needs no credential, so one sent is not even looked at
