@@ -94,6 +94,9 @@ FILES: dict[str, Callable[[], tuple[bytes, str]]] = {
     "2x2-cmyk-jpeg": lambda: (_encode(_blank("CMYK", (2, 2)), "JPEG"), "image/jpeg"),
     "5x3000-jpeg-1200dpi": lambda: (_encode(_blank("L", (5, 3000)), "JPEG", dpi=1200),
                                     "image/jpeg"),
+    "65500x1-jpeg": lambda: (_encode(_blank("L", (65500, 1)), "JPEG"), "image/jpeg"),
+    "1x12000-bilevel": lambda: (_encode(_blank("1", (1, 12000)), "PNG"), "image/png"),
+    "1x4000-gray16-png": lambda: (_encode(_blank("I;16", (1, 4000)), "PNG"), "image/png"),
 }
 #: Pages the service's own crop edit makes: (source file, crop box).
 CROPS: dict[str, tuple[Callable[[], tuple[bytes, str]], list[int]]] = {

@@ -8,8 +8,10 @@ over pages x operations, against one real ``scanlet serve --demo`` on loopback:
 
 * an answer is 2xx, or a 4xx problem with a stable ``code`` where the operation cannot apply
   and says why (a page too small to judge blank, Group 4 for a page that is not bilevel, a
-  bilevel result asked for as JPEG, WebP's 16383 px limit): any other 4xx fails too; never a
-  5xx, and no OCR task ends with the ``internal`` code;
+  bilevel result asked for as JPEG, a side beyond WebP's 16383 px, Tesseract's 32767 px or a
+  PDF page's 200 inches, a rotated result beyond the pixel cap): any other 4xx fails too;
+  never a 5xx, and no OCR task ends with an error whose class is a 5xx (``internal``,
+  ``ocr_failed``...);
 * every 2xx file is opened by an independent tool: PDFs by ``qpdf --check`` and pikepdf,
   images by Pillow (each page of a TIFF, each member of a ZIP), and a rendition or edit
   result has the size the page info states;
@@ -39,6 +41,7 @@ import pikepdf
 import pytest
 from PIL import Image
 
+from scanlet.errors import ERRORS_BY_CODE
 from tests.conftest import Service, make_home, start_service
 from tests.degenerate import CROPS, FILES
 from tests.security.conftest import write_config
@@ -110,9 +113,18 @@ TOO_SMALL = "too small to judge"
 G4_BILEVEL_ONLY = "Group 4 compresses black-and-white pages only"
 BILEVEL_NOT_JPEG = "black-and-white result cannot be stored as JPEG"
 WEBP_SIDE = "WebP images are at most"
+PDF_SIDE = "more than the 200 inches a PDF page can have"
+TESSERACT_SIDE = "Tesseract reads at most"
+RESULT_PIXELS = "pixels, more than the"
+Refusal = str | tuple[str, ...] | None
 
 
-def answered(response: httpx.Response, refusal: str | None = None) -> bool:
+def _expected(detail: str, refusal: Refusal) -> bool:
+    reasons = (refusal,) if isinstance(refusal, str) else refusal or ()
+    return any(reason in detail for reason in reasons)
+
+
+def answered(response: httpx.Response, refusal: Refusal = None) -> bool:
     """True for a 2xx; False for a 4xx problem with a stable code whose detail gives the
     expected ``refusal``; anything else (a 5xx above all) fails."""
     assert response.status_code < 500, (response.request.url, response.text[:2000])
@@ -121,8 +133,7 @@ def answered(response: httpx.Response, refusal: str | None = None) -> bool:
     assert 400 <= response.status_code < 500, (response.request.url, response.status_code)
     body = response.json()
     assert body.get("code"), body
-    assert refusal is not None and refusal in body.get("detail", ""), \
-        (response.request.url, body)
+    assert _expected(body.get("detail", ""), refusal), (response.request.url, body.get("detail"))
     return False
 
 
@@ -220,7 +231,7 @@ def _barcodes(http: httpx.Client, page: Page, _svc: Service, _tmp: Path) -> None
         answered(answer)
 
 
-def _edit(*edits: dict[str, Any], output: str = "auto", refusal: str | None = None) -> Op:
+def _edit(*edits: dict[str, Any], output: str = "auto", refusal: Refusal = None) -> Op:
     def run(http: httpx.Client, page: Page, _svc: Service, _tmp: Path) -> None:
         try:
             answer = http.post(f"/v1/pages/{page.page}/edit",
@@ -239,7 +250,7 @@ def _edit(*edits: dict[str, Any], output: str = "auto", refusal: str | None = No
     return run
 
 
-def _export(fmt: str, refusal: str | None = None, **query: Any) -> Op:
+def _export(fmt: str, refusal: Refusal = None, **query: Any) -> Op:
     def run(http: httpx.Client, page: Page, _svc: Service, tmp: Path) -> None:
         answer = http.get(f"/v1/documents/{page.document}/export",
                           params={"format": fmt, **query})
@@ -252,10 +263,14 @@ def _ocr(output: str) -> Op:
     def run(http: httpx.Client, page: Page, _svc: Service, tmp: Path) -> None:
         answer = http.post(f"/v1/documents/{page.document}/ocr",
                            json={"lang": "eng", "output": output})
+        if not answered(answer, (TESSERACT_SIDE, PDF_SIDE) if output == "pdf" else TESSERACT_SIDE):
+            return
         assert answer.status_code == 202, answer.text
         task = wait_task(http, answer.json()["id"])
         error = task.get("error") or {}
-        assert error.get("code") != "internal", task
+        # A task's error is a 5xx when its class is one (internal, ocr_failed, ...).
+        assert ERRORS_BY_CODE[error.get("code", "internal")].http_status < 500 \
+            if error else task["state"] == "completed", task
         if task["state"] == "completed" and output == "pdf":
             pdf = http.get(f"/v1/tasks/{task['id']}/file")
             assert answered(pdf)
@@ -282,7 +297,7 @@ def _split(kind: str) -> Op:
     return run
 
 
-def _compat_answer(response: httpx.Response, refusal: str | None = None) -> bool:
+def _compat_answer(response: httpx.Response, refusal: Refusal = None) -> bool:
     """:func:`answered` for the compatibility API, whose errors are the reference's
     {code, message, statusCode}."""
     assert response.status_code < 500, (response.request.url, response.text[:2000])
@@ -291,7 +306,7 @@ def _compat_answer(response: httpx.Response, refusal: str | None = None) -> bool
     body = response.json()
     assert body["code"] and body["statusCode"] == response.status_code, body
     assert 400 <= response.status_code < 500, (response.request.url, response.status_code)
-    assert refusal is not None and refusal in body["message"], (response.request.url, body)
+    assert _expected(body["message"], refusal), (response.request.url, body["message"])
     return False
 
 
@@ -320,7 +335,7 @@ def _compat_content(http: httpx.Client, page: Page, svc: Service, tmp: Path) -> 
         for kind, fmt in (("application/pdf", "pdf"), ("image/tiff", "tiff"),
                           ("image/jpeg", "jpeg"), ("image/png", "png")):
             answer = http.get(f"/api/storage/documents/{uid}/content", params={"type": kind})
-            if _compat_answer(answer):
+            if _compat_answer(answer, PDF_SIDE if fmt == "pdf" else None):
                 check_export(answer, fmt, tmp)
     finally:
         http.delete(f"/api/storage/documents/{uid}")
@@ -337,7 +352,7 @@ OPS: dict[str, Op] = {
     "blank": _blank_check,
     "barcodes": _barcodes,
     "edit-rotate90": _edit({"op": "rotate", "angle": 90}),
-    "edit-rotate7": _edit({"op": "rotate", "angle": 7.5}),
+    "edit-rotate7": _edit({"op": "rotate", "angle": 7.5}, refusal=RESULT_PIXELS),
     "edit-flip-mirror": _edit({"op": "flip"}, {"op": "mirror"}),
     "edit-crop-1px": _edit({"op": "crop", "box": [0, 0, 1, 1]}),
     "edit-fill": _edit({"op": "fill", "box": [0, 0, 1, 1], "color": "black"}),
@@ -357,8 +372,8 @@ OPS: dict[str, Op] = {
     "edit-to-jpeg": _edit({"op": "rotate", "angle": 180}, output="jpeg",
                           refusal=BILEVEL_NOT_JPEG),
     "edit-to-png": _edit({"op": "mirror"}, output="png"),
-    "export-pdf": _export("pdf"),
-    "export-pdfa": _export("pdf", pdf_a="true"),
+    "export-pdf": _export("pdf", PDF_SIDE),
+    "export-pdfa": _export("pdf", PDF_SIDE, pdf_a="true"),
     "export-tiff": _export("tiff"),
     "export-tiff-g4": _export("tiff", G4_BILEVEL_ONLY, tiff_compression="g4"),
     "export-tiff-jpeg": _export("tiff", tiff_compression="jpeg"),

@@ -17,7 +17,7 @@ from PIL import Image, ImageCms
 from scanlet.buffer import PageStore
 from scanlet.codecs.export import export_pages
 from scanlet.codecs.options import DocumentMetadata, ExportOptions
-from scanlet.errors import ExportError
+from scanlet.errors import InvalidSetting
 from scanlet.models import PageInfo
 from tests.buffer.testdata import NonSeekable, decoded, image_of, make_jpeg, make_png
 
@@ -236,7 +236,7 @@ def test_oversized_page_refused_before_writing(store: PageStore, document: str) 
     pages = [store.add_image(document, make_jpeg(), "jpeg"),
              store.add_image(document, make_jpeg(3000, 20), "jpeg", dpi=10)]  # 300 inches
     out = io.BytesIO()
-    with pytest.raises(ExportError, match="200 inches"):
+    with pytest.raises(InvalidSetting, match="200 inches"):
         export_pages(store, [p.id for p in pages], "pdf", out)
     assert out.getvalue() == b""
 

@@ -66,6 +66,17 @@ def test_page_without_text_is_not_an_error() -> None:
     assert not rotated and out.size == blank.size
 
 
+@needs_tesseract
+@pytest.mark.parametrize("size", [(60000, 1), (2, 50000)])
+def test_strip_longer_than_tesseract_reads_is_not_an_error(size: tuple[int, int]) -> None:
+    """Tesseract refuses sides above 32767 px ("Image too large", which was ocr_failed, a
+    500): OSD gets the strip reduced to fit, and finds no text in it."""
+    strip = Image.new("L", size, 250)
+    assert detect_orientation(strip, 150) == Orientation(0, 0.0)
+    out, _, rotated = rotate_upright(strip, 150)
+    assert not rotated and out.size == size
+
+
 def test_low_confidence_is_not_acted_on(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(orientation, "detect_orientation",
                         lambda image, dpi, timeout: Orientation(180, 1.2, "Latin"))

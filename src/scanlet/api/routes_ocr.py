@@ -21,10 +21,11 @@ from pydantic import BaseModel, Field
 
 from scanlet.api.deps import client_key, runtime
 from scanlet.codecs.options import DocumentMetadata
+from scanlet.codecs.pdf import page_size_pt
 from scanlet.errors import InvalidSetting
 from scanlet.models import PageInfo
 from scanlet.ocr.searchable import ocr_pages, write_searchable_pdf
-from scanlet.ocr.tesseract import check_lang, languages
+from scanlet.ocr.tesseract import check_lang, check_size, languages
 from scanlet.service.runtime import Runtime
 from scanlet.tasks import Progress, TaskInfo, TaskOutput
 
@@ -72,6 +73,10 @@ async def ocr_document(document_id: str, body: OcrRequest, rt: Rt,
         pages = [by_id[p] for p in body.page_ids]
     if not pages:
         raise InvalidSetting("the document has no pages to OCR", field="page_ids")
+    for info in pages:  # pages tesseract or a PDF cannot hold: 422 now, not a failed task
+        check_size(info.width, info.height, page_id=info.id)
+        if body.output in ("pdf", "pdfa"):
+            page_size_pt(info, info.width, info.height)
 
     def read(info: PageInfo) -> bytes:
         return rt.store.read_original(info.id, cache=False)

@@ -7,7 +7,7 @@ Promises (checked by tests/codecs/test_export_pdf.py with qpdf, pikepdf and pypd
   PNG's own compressed data. Lossless; see codecs/pdfimages.py.
 - The page size is the page's pixels divided by its dpi from the buffer's index (A4 at 300
   dpi gives 595.2 x 841.7 pt), whatever density the file's own header claims. Pages larger
-  than 200 inches (the PDF limit without UserUnit) are refused.
+  than 200 inches (the PDF limit without UserUnit) are refused (InvalidSetting, 422).
 - EXIF orientation is ignored, consistently with every other view of the page.
 - Info dictionary and XMP packet carry the document metadata and agree (codecs/metadata.py).
 - With ``pdf_a``: PDF/A-2b (sRGB output intent, ``pdfaid`` identification; codecs/pdfa.py).
@@ -34,7 +34,7 @@ from scanlet.codecs.options import DocumentMetadata
 from scanlet.codecs.pages import PageReader, Progress
 from scanlet.codecs.pdfimages import PdfImage, page_image
 from scanlet.codecs.pdfwriter import Name, PdfValue, PdfWriter, Ref, serialize
-from scanlet.errors import ExportError
+from scanlet.errors import InvalidSetting
 from scanlet.models import PageInfo
 
 logger = logging.getLogger(__name__)
@@ -51,10 +51,13 @@ def page_size_pt(info: PageInfo, width: int, height: int) -> tuple[float, float]
     scale = _POINTS_PER_INCH / info.dpi
     size = (width * scale, height * scale)
     if max(size) > MAX_SIDE_PT:
-        raise ExportError(
+        # The client's page, not the export, is at fault (and can be fixed): a 4xx, as for
+        # WebP's side limit, not export_failed's 500.
+        raise InvalidSetting(
             f"page {info.id} would be {size[0] / 72:.0f} x {size[1] / 72:.0f} inches at "
             f"{info.dpi:g} dpi, more than the 200 inches a PDF page can have; correct the "
-            "page's dpi", format="pdf", page_id=info.id)
+            "page's dpi (edit op \"dpi\") or choose TIFF or PNG", field="format",
+            allowed=["tiff", "png", "jpeg", "bmp"], page_id=info.id)
     return size
 
 

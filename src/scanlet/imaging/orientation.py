@@ -37,7 +37,7 @@ from PIL import Image
 from scanlet.childproc import die_with_parent
 from scanlet.errors import InvalidSetting, OcrError, OcrTimeout, OcrUnavailable
 from scanlet.imaging.ops import gray_array, rotate
-from scanlet.ocr.tesseract import find_tesseract
+from scanlet.ocr.tesseract import MAX_SIDE, find_tesseract
 
 logger = logging.getLogger(__name__)
 
@@ -72,13 +72,15 @@ class Orientation:
 
 
 def _osd_png(image: Image.Image, dpi: float) -> tuple[bytes, float]:
+    """The page as OSD reads it: grey, at no more than OSD_DPI, and no side longer than
+    tesseract reads (a 65500 x 1 strip is reduced, not refused with "Image too large")."""
     gray = Image.fromarray(gray_array(image))
     used = dpi
-    if dpi > OSD_DPI:
-        scale = OSD_DPI / dpi
+    scale = min(1.0, OSD_DPI / dpi, MAX_SIDE / max(gray.size))
+    if scale < 1.0:
         gray = gray.resize((max(1, round(gray.width * scale)), max(1, round(gray.height * scale))),
                            Image.Resampling.BOX)
-        used = OSD_DPI
+        used = dpi * scale
     buffer = io.BytesIO()
     gray.save(buffer, format="PNG", dpi=(used, used), compress_level=1)
     return buffer.getvalue(), used

@@ -58,6 +58,7 @@ from scanlet.errors import InvalidSetting, OcrCancelled, OcrError, OcrTimeout, O
 
 __all__ = [
     "DEFAULT_TIMEOUT",
+    "MAX_SIDE",
     "OCR_OUTPUTS",
     "CancelToken",
     "OcrCancelled",
@@ -68,6 +69,7 @@ __all__ = [
     "OcrUnavailable",
     "check_lang",
     "check_outputs",
+    "check_size",
     "configure",
     "configured",
     "find_tesseract",
@@ -95,6 +97,8 @@ DEFAULT_TIMEOUT = 180.0
 POLL_SECONDS = 0.05
 #: Traineddata files that are not languages one can OCR with.
 NOT_LANGUAGES = frozenset({"osd", "equ"})
+#: The longest image side tesseract reads ("Image too large" above INT16_MAX).
+MAX_SIDE = 32767
 
 _WINDOWS_DEFAULTS = (
     r"C:\Program Files\Tesseract-OCR\tesseract.exe",
@@ -255,6 +259,16 @@ def check_lang(lang: str, *, tesseract: str | None = None) -> str:
         raise InvalidSetting(f"OCR language {lang!r} names a language twice", field="lang",
                              allowed=installed)
     return lang
+
+
+def check_size(width: int, height: int, *, page_id: str | None = None) -> None:
+    """Refuse a page tesseract cannot read, before it runs: a side above :data:`MAX_SIDE`
+    (a 65500 x 1 strip) would fail as ``ocr_failed``, a 500, for what is the page's fault."""
+    if max(width, height) > MAX_SIDE:
+        name = f"page {page_id}" if page_id else "the page"
+        raise InvalidSetting(
+            f"{name} is {width}x{height} pixels; Tesseract reads at most {MAX_SIDE} pixels "
+            "a side: crop or resize the page first", field="page_ids", page_id=page_id)
 
 
 def check_outputs(outputs: Iterable[str]) -> tuple[OcrOutput, ...]:
