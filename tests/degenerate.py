@@ -97,6 +97,10 @@ FILES: dict[str, Callable[[], tuple[bytes, str]]] = {
     "65500x1-jpeg": lambda: (_encode(_blank("L", (65500, 1)), "JPEG"), "image/jpeg"),
     "1x12000-bilevel": lambda: (_encode(_blank("1", (1, 12000)), "PNG"), "image/png"),
     "1x4000-gray16-png": lambda: (_encode(_blank("I;16", (1, 4000)), "PNG"), "image/png"),
+    "40x30-50000dpi-png": lambda: (_encode(_blank("L", (40, 30)), "PNG", dpi=50000),
+                                   "image/png"),
+    "3000x20-10dpi-jpeg": lambda: (_encode(_blank("RGB", (3000, 20)), "JPEG", dpi=10),
+                                   "image/jpeg"),
 }
 #: Pages the service's own crop edit makes: (source file, crop box).
 CROPS: dict[str, tuple[Callable[[], tuple[bytes, str]], list[int]]] = {

@@ -256,3 +256,22 @@ def test_fill_invert_despeckle_autocrop_steps(photo: Image.Image) -> None:
     steps = result.report["steps"]
     assert steps[2] == {"op": "despeckle", "size": 3}  # 0.25 mm at 300 dpi
     assert steps[3] == {"op": "autocrop", "box": None}
+
+
+@pytest.mark.parametrize("dpi", [0.5, 9600.0, 50_000.0])
+def test_every_dpi_a_page_can_have_is_editable(dpi: float) -> None:
+    """A page keeps any dpi up to 100000 (what image files record); edits used to refuse
+    anything outside 10-4800, so such a page could not even be given another dpi. The
+    default despeckle size (0.25 mm) stays within its 100 px bound at any dpi."""
+    page = encode(Image.new("L", (40, 30), 255), "png")
+    for edit in ({"op": "rotate", "angle": 90}, {"op": "despeckle"},
+                 {"op": "bw", "method": "adaptive"}, {"op": "dpi", "dpi": 300, "resample": False}):
+        result = apply_edits(page, "png", dpi, [edit])
+        assert result.dpi == (300 if edit["op"] == "dpi" else dpi), edit
+
+
+@pytest.mark.parametrize("dpi", [0.0, -1.0, float("inf"), float("nan"), 100_001.0])
+def test_a_dpi_no_page_can_have_is_refused(dpi: float) -> None:
+    with pytest.raises(InvalidSetting, match="dpi must be a positive number"):
+        apply_edits(encode(Image.new("L", (4, 4), 255), "png"), "png", dpi,
+                    [{"op": "flip"}])

@@ -14,16 +14,31 @@ and every reader sees the right physical size.
 
 from __future__ import annotations
 
+import math
 import struct
 import zlib
 
 from scanlet.codecs.decode import ImageDecodeError, ImageFormat
+from scanlet.errors import InvalidSetting
+
+#: The largest resolution a page may have in the buffer (the store's and the importers' bound:
+#: files record up to this much); any positive value up to it is a page's dpi.
+MAX_PAGE_DPI = 100_000.0
 
 _SOI = b"\xff\xd8"
 _APP0 = b"\xff\xe0"
 _JFIF = b"JFIF\x00"
 _PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 _INCH_M = 0.0254
+
+
+def check_page_dpi(dpi: float) -> None:
+    """Refuse a dpi no page can have (InvalidSetting). Processing a page (blank check, edits,
+    orientation) accepts every dpi the buffer keeps: a narrower range there left pages that
+    were imported at, say, 9600 or 50000 dpi refused by every edit, the dpi edit included."""
+    if not (math.isfinite(dpi) and 0 < dpi <= MAX_PAGE_DPI):
+        raise InvalidSetting(f"dpi must be a positive number up to {MAX_PAGE_DPI:g}",
+                             field="dpi", allowed={"min_exclusive": 0, "max": MAX_PAGE_DPI})
 
 
 def _jfif_density(dpi: float) -> int:

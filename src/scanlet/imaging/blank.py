@@ -48,7 +48,8 @@ import numpy as np
 import numpy.typing as npt
 from PIL import Image
 
-from scanlet.codecs.decode import ImageFormat, open_image
+from scanlet.codecs.decode import ImageFormat, open_image, pixels_held
+from scanlet.codecs.dpi import check_page_dpi
 from scanlet.errors import InvalidSetting
 from scanlet.imaging.ops import gray_array, shrink
 
@@ -190,8 +191,7 @@ def _ring_shaped(candidates: npt.NDArray[np.bool_], stats: npt.NDArray[np.int32]
 
 def blank_score(image: Image.Image, dpi: float = 300.0) -> BlankScore:
     """Measure the content of a page scanned at ``dpi`` (see the module docstring)."""
-    if not 10 <= dpi <= 4800:
-        raise InvalidSetting("dpi must be 10-4800", field="dpi", allowed="10-4800")
+    check_page_dpi(dpi)
     gray, work_dpi = _prepare(image, dpi)
     h, w = gray.shape
     my, mx = round(h * MARGIN), round(w * MARGIN)
@@ -275,5 +275,6 @@ def check_page(data: bytes, fmt: ImageFormat, dpi: float, *,
                 image.draft("L", (max(1, image.width // factor),
                                   max(1, image.height // factor)))
                 effective = dpi * image.width / full_width
-        image.load()
-        return is_blank(image, effective, sensitivity=sensitivity)
+        with pixels_held(image):
+            image.load()
+            return is_blank(image, effective, sensitivity=sensitivity)

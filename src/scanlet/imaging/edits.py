@@ -67,8 +67,8 @@ from typing import Annotated, Any, Literal
 from PIL import Image, JpegImagePlugin
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError, model_validator
 
-from scanlet.codecs.decode import ImageDecodeError, ImageFormat, decode, inspect, open_image
-from scanlet.codecs.dpi import with_dpi
+from scanlet.codecs.decode import ImageDecodeError, ImageFormat, decoded, inspect, open_image
+from scanlet.codecs.dpi import check_page_dpi, with_dpi
 from scanlet.errors import InvalidSetting
 from scanlet.imaging import jpeg_lossless, ops
 from scanlet.imaging.deskew import DEFAULT_MIN_CONFIDENCE as DESKEW_MIN_CONFIDENCE
@@ -81,6 +81,8 @@ logger = logging.getLogger(__name__)
 
 MAX_EDITS = 32
 MAX_SIDE = 65_535
+#: The largest speck despeckle removes, in pixels (ops.despeckle's bound).
+MAX_SPECK = 100
 DEFAULT_QUALITY = 90
 
 Level = Annotated[int, Field(ge=0, le=255)]
@@ -180,7 +182,7 @@ class Adjust(_Edit):
 
 class Despeckle(_Edit):
     op: Literal["despeckle"]
-    size: int | None = Field(None, ge=1, le=100,
+    size: int | None = Field(None, ge=1, le=MAX_SPECK,
                              description="largest speck in pixels (default about 0.25 mm)")
 
 
@@ -327,7 +329,8 @@ def _step_bw(state: _State, edit: BlackWhite) -> dict[str, Any]:
 
 
 def _step_despeckle(state: _State, edit: Despeckle) -> dict[str, Any]:
-    size = edit.size or max(1, round(state.dpi * 0.25 / 25.4))
+    # 0.25 mm by default, within ops.despeckle's bound at any page dpi (50000 dpi: 492 px).
+    size = edit.size or min(MAX_SPECK, max(1, round(state.dpi * 0.25 / 25.4)))
     state.image = ops.despeckle(state.image, size)
     return {"size": size}
 
@@ -478,8 +481,7 @@ def apply_edits(data: bytes, fmt: ImageFormat, dpi: float, edits: Sequence[Edit]
     if output not in ("auto", "jpeg", "png"):
         raise InvalidSetting(f"unknown output {output!r}", field="output",
                              allowed=["auto", "jpeg", "png"])
-    if not 10 <= dpi <= 4800:
-        raise InvalidSetting("dpi must be 10-4800", field="dpi", allowed="10-4800")
+    check_page_dpi(dpi)
     raw = ([e.model_dump() if isinstance(e, BaseModel) else e for e in edits]
            if isinstance(edits, list | tuple) else edits)
     parsed = parse_edits(raw)
@@ -489,11 +491,12 @@ def apply_edits(data: bytes, fmt: ImageFormat, dpi: float, edits: Sequence[Edit]
         return _lossless_jpeg(data, dpi, parsed,
                               jpeg_lossless.compose(*(t for t in transforms if t is not None)))
 
-    state = _State(_check_decoded(decode(data, fmt)), float(dpi))
-    steps = _run(state, parsed)
-    out_fmt, reason = _output_format(state.image, fmt, output)
-    encoded = _encode(state.image, out_fmt, state.dpi,
-                      _jpeg_options(data if fmt == "jpeg" else None, quality))
+    with decoded(data, fmt) as image:  # holds the decoding budget until encoded
+        state = _State(_check_decoded(image), float(dpi))
+        steps = _run(state, parsed)
+        out_fmt, reason = _output_format(state.image, fmt, output)
+        encoded = _encode(state.image, out_fmt, state.dpi,
+                          _jpeg_options(data if fmt == "jpeg" else None, quality))
     return _result(encoded, out_fmt, state.dpi,
                    {"steps": steps, "lossless": out_fmt == "png", "format_reason": reason})
 

@@ -35,6 +35,7 @@ from dataclasses import dataclass
 from PIL import Image
 
 from scanlet.childproc import die_with_parent
+from scanlet.codecs.dpi import check_page_dpi
 from scanlet.errors import InvalidSetting, OcrError, OcrTimeout, OcrUnavailable
 from scanlet.imaging.ops import gray_array, rotate
 from scanlet.ocr.tesseract import MAX_SIDE, find_tesseract
@@ -108,8 +109,7 @@ def detect_orientation(image: Image.Image, dpi: float = 300.0, *,
 
     ``tesseract`` is the executable (default: ``[ocr] tesseract``, else PATH).
     """
-    if not 10 <= dpi <= 4800:
-        raise InvalidSetting("dpi must be 10-4800", field="dpi", allowed="10-4800")
+    check_page_dpi(dpi)
     binary = find_tesseract(tesseract, hint=_INSTALL_HINT)
     png, used = _osd_png(image, dpi)
     env = {**os.environ, "OMP_THREAD_LIMIT": "1"}
