@@ -18,7 +18,9 @@ code unless it names its own. CLI exit codes: 1 internal/import/export/storage, 
     │   │       ├── ImportUnsupportedFormat (import_unsupported_format, 415)
     │   │       └── PdfPasswordRequired (pdf_password_required, 422)
     │   ├── NoPages (no_pages, 422)
-    │   └── ImportTooLarge (import_too_large, 413)       bytes, pixels, frames, pages, budgets
+    │   ├── ImportTooLarge (import_too_large, 413)       bytes, pixels, frames, pages, budgets
+    │   └── DecodeTooLarge (decode_too_large, 413)       a stored page's work needs more than
+    │                                                    the service's share of that budget
     ├── NotFound (not_found, 404)
     │   ├── DeviceNotFound (device_not_found)
     │   ├── JobNotFound (job_not_found)
@@ -71,7 +73,8 @@ code unless it names its own. CLI exit codes: 1 internal/import/export/storage, 
     │   ├── RateLimited (rate_limited, 429)              with ``retry_after`` (Retry-After)
     │   │   ├── TooManyTasks (too_many_tasks, 429)       too many OCR tasks running at once
     │   │   ├── TooManySessions (too_many_sessions, 429) too many client sessions open
-    │   │   └── ImportsBusy (imports_busy, 429)          the shared decoding budget stayed full
+    │   │   ├── ImportsBusy (imports_busy, 429)          the shared decoding budget stayed full
+    │   │   └── DecodeBusy (decode_busy, 429)            no room in it for a stored page's pixels
     │   └── PairingError (pairing_error)
     │       ├── PairingDisabled (pairing_disabled)
     │       ├── PairingNotFound (pairing_not_found, 404)
@@ -342,6 +345,16 @@ class ImportTooLarge(RequestError):
     title = "The file is too large or too complex to import"
 
 
+class DecodeTooLarge(RequestError):
+    """Working on a stored page in the service (an edit, processing, an export, a rendition)
+    would need more memory than the service may take of the decoding budget (``[limits]
+    decode_memory_mb`` less 192 MB); ``detail`` has ``needed`` and ``maximum`` (bytes)."""
+
+    code = "decode_too_large"
+    http_status = 413
+    title = "The page is too large for this operation within the memory budget"
+
+
 class ImportFailed(ScanletError):
     """The PDF worker failed in a way the file does not explain (could not start, broke
     its protocol): a fault of this installation, not of the client."""
@@ -506,6 +519,15 @@ class ImportsBusy(RateLimited):
 
     code = "imports_busy"
     title = "Other imports are decoding; try again shortly"
+
+
+class DecodeBusy(RateLimited):
+    """Decoding a stored page (edits, processing, exports, renditions) found no room in the
+    decoding budget imports share (``[limits] decode_memory_mb``) within
+    ``decode_wait_seconds``; ``detail["retry_after"]``."""
+
+    code = "decode_busy"
+    title = "Other work holds the memory for decoded pages; try again shortly"
 
 
 class PairingError(AccessError):

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import ctypes
 import ctypes.util
+import functools
 import logging
 import sys
 
@@ -21,16 +22,27 @@ _M_TRIM_THRESHOLD = -1
 _M_MMAP_THRESHOLD = -3
 
 
-def reuse_page_buffers(mmap_threshold: int = 64 << 20, trim_threshold: int = 64 << 20) -> bool:
-    """Apply the thresholds where the C library is glibc; True if applied."""
+@functools.cache
+def _libc() -> ctypes.CDLL | None:
     if not sys.platform.startswith("linux"):
-        return False
+        return None
     name = ctypes.util.find_library("c")
     if name is None:
-        return False
+        return None
     try:
-        mallopt = ctypes.CDLL(name).mallopt
-    except (OSError, AttributeError):
+        return ctypes.CDLL(name)
+    except OSError:
+        return None
+
+
+def reuse_page_buffers(mmap_threshold: int = 64 << 20, trim_threshold: int = 64 << 20) -> bool:
+    """Apply the thresholds where the C library is glibc; True if applied."""
+    libc = _libc()
+    try:
+        mallopt = libc.mallopt if libc is not None else None
+    except AttributeError:
+        mallopt = None
+    if mallopt is None:
         return False
     mallopt.argtypes = [ctypes.c_int, ctypes.c_int]
     mallopt.restype = ctypes.c_int
@@ -38,3 +50,21 @@ def reuse_page_buffers(mmap_threshold: int = 64 << 20, trim_threshold: int = 64 
         mallopt(_M_TRIM_THRESHOLD, trim_threshold))
     log.debug("malloc thresholds set: %s", applied)
     return applied
+
+
+def return_free_memory() -> bool:
+    """Give the memory the heap holds free back to the OS now (glibc's ``malloc_trim``, every
+    arena); True if glibc did. With page buffers kept on the heap (above), the tens of MB
+    blocks that a very large page's pixels took stay resident after they are freed, in
+    whichever thread's arena served them: the service calls this after such work
+    (codecs/pixel_budget.py), so its resident memory follows the decoding budget."""
+    libc = _libc()
+    try:
+        trim = libc.malloc_trim if libc is not None else None
+    except AttributeError:
+        return False
+    if trim is None:
+        return False
+    trim.argtypes = [ctypes.c_size_t]
+    trim.restype = ctypes.c_int
+    return bool(trim(0))

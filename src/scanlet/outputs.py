@@ -16,7 +16,7 @@ from PIL import Image
 
 from scanlet.barcodes.separation import SeparationRule, page_facts, split_documents
 from scanlet.buffer.store import PageStore
-from scanlet.codecs.decode import decode
+from scanlet.codecs.decode import decoded
 from scanlet.codecs.export import ExportFormat, export_pages
 from scanlet.codecs.options import ExportOptions
 from scanlet.errors import InvalidSetting
@@ -63,12 +63,11 @@ def split_pages(store: PageStore, pages: list[PageInfo],
         return [pages]
     facts = []
     for info in pages:
-        image = decode(store.read_original(info.id, cache=False), info.format)
-
         def blank(im: Image.Image, dpi: float = info.dpi) -> bool:
             return is_blank(im, dpi).blank
 
-        facts.append(page_facts(image, rule, dpi=info.dpi, is_blank=blank))
+        with decoded(store.read_original(info.id, cache=False), info.format) as image:
+            facts.append(page_facts(image, rule, dpi=info.dpi, is_blank=blank))
     return [[pages[i] for i in group] for group in split_documents(facts, rule)]
 
 

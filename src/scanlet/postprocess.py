@@ -10,7 +10,7 @@ from typing import Any
 
 from scanlet.barcodes.read import read_barcodes, validate_formats
 from scanlet.buffer.store import PageStore
-from scanlet.codecs.decode import decode
+from scanlet.codecs.decode import decoded
 from scanlet.imaging.blank import check_page
 from scanlet.imaging.edits import apply_edits
 from scanlet.models import PageInfo, PageProcessing
@@ -54,8 +54,8 @@ def process(store: PageStore, page: PageInfo, options: PageProcessing) -> Outcom
         if step.get("corrected") and abs(float(step.get("angle") or 0)) >= MIN_SKEW:
             page = store.replace_image(page.id, edited.data, edited.fmt, dpi=edited.dpi)
     if options.barcodes:
-        image = decode(store.read_original(page.id, cache=False), page.format)
-        codes = read_barcodes(image, formats=options.barcode_formats)
+        with decoded(store.read_original(page.id, cache=False), page.format) as image:
+            codes = read_barcodes(image, formats=options.barcode_formats)
         found["barcodes"] = [c.model_dump(mode="json") for c in codes]
         page = store.update_page(page.id, metadata={**page.metadata,
                                                     "barcodes": found["barcodes"]})

@@ -17,7 +17,7 @@ from pydantic import BaseModel, Field
 from scanlet.api.deps import runtime
 from scanlet.barcodes.read import Barcode, read_barcodes
 from scanlet.barcodes.separation import SeparationRule, page_facts, split_documents
-from scanlet.codecs.decode import decode
+from scanlet.codecs.decode import decoded
 from scanlet.errors import InvalidSetting
 from scanlet.imaging.blank import DEFAULT_SENSITIVITY, check_page, is_blank
 from scanlet.imaging.edits import apply_edits
@@ -125,8 +125,8 @@ async def page_barcodes(
 
     def run() -> list[Barcode]:
         info = rt.store.get_page(page_id)
-        image = decode(rt.store.read_original(page_id, cache=False), info.format)
-        return read_barcodes(image, formats=_formats(formats), region=box)
+        with decoded(rt.store.read_original(page_id, cache=False), info.format) as image:
+            return read_barcodes(image, formats=_formats(formats), region=box)
 
     return await asyncio.to_thread(run)
 
@@ -141,8 +141,8 @@ async def document_barcodes(
     def run() -> dict[str, list[Barcode]]:
         found: dict[str, list[Barcode]] = {}
         for info in rt.store.list_pages(document_id):
-            image = decode(rt.store.read_original(info.id, cache=False), info.format)
-            found[info.id] = read_barcodes(image, formats=_formats(formats))
+            with decoded(rt.store.read_original(info.id, cache=False), info.format) as image:
+                found[info.id] = read_barcodes(image, formats=_formats(formats))
         return found
 
     return await asyncio.to_thread(run)
@@ -156,9 +156,9 @@ async def split_document(document_id: str, body: SplitRequest, rt: Rt) -> list[D
         pages = rt.store.list_pages(document_id)
         facts = []
         for info in pages:
-            image = decode(rt.store.read_original(info.id, cache=False), info.format)
-            facts.append(page_facts(image, body.rule, dpi=info.dpi,
-                                    is_blank=_blank_test(info.dpi)))
+            with decoded(rt.store.read_original(info.id, cache=False), info.format) as image:
+                facts.append(page_facts(image, body.rule, dpi=info.dpi,
+                                        is_blank=_blank_test(info.dpi)))
         groups = split_documents(facts, body.rule)
         kept = {i for group in groups for i in group}
         prefix = body.name_prefix or source.name or "document"

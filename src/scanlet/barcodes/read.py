@@ -36,6 +36,7 @@ import zxingcpp
 from PIL import Image
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from scanlet.codecs.render import grey_8bit_by_bands
 from scanlet.errors import InvalidSetting
 
 logger = logging.getLogger(__name__)
@@ -221,7 +222,9 @@ def gray_image(image: Image.Image) -> Image.Image:
     mode = image.mode
     if mode == "L":
         return image
-    if mode.startswith("I;16") or mode in ("I", "F"):
+    if mode.startswith("I;16"):  # band by band: a float copy would take 8 bytes a pixel
+        return grey_8bit_by_bands(image, lambda band: band // 257)
+    if mode in ("I", "F"):
         values = np.asarray(image)
         if mode in ("I", "F") and values.size and float(values.max()) <= 255:
             return Image.fromarray(np.clip(values, 0, 255).astype(np.uint8))

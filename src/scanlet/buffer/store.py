@@ -49,7 +49,7 @@ from scanlet.codecs.decode import (
     ImageDecodeError,
     ImageFacts,
     ImageFormat,
-    decode,
+    decoded,
     inspect,
 )
 from scanlet.codecs.render import preview_of_image
@@ -406,7 +406,7 @@ class PageStore:
         InvalidSetting for anything that does not decode."""
         try:
             facts = inspect(data, fmt)
-            with decode(data, fmt) as image:
+            with decoded(data, fmt, "view") as image:
                 return facts, preview_of_image(image)
         except ImageDecodeError as exc:
             raise InvalidSetting(str(exc), field="data") from exc

@@ -10,6 +10,8 @@ live in one spot:
   and warning are turned into the same refusal.
 - Only the pixel layouts the buffer can keep faithfully are accepted (see
   :data:`ACCEPTED_MODES`); anything else is refused rather than silently converted.
+- In the service every full decode holds its bytes of the shared decoding budget while the
+  pixels live (:func:`decoded`, :func:`pixels_held`; :mod:`scanlet.codecs.pixel_budget`).
 
 Errors are :class:`ImageDecodeError`; callers translate them at their boundary (an import is
 the client's fault, ``InvalidSetting``; a stored page that no longer decodes is ``PageCorrupt``).
@@ -19,11 +21,14 @@ from __future__ import annotations
 
 import io
 import logging
+from collections.abc import Iterator
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from typing import Literal
 
 from PIL import Image, UnidentifiedImageError
 
+from scanlet.codecs import pixel_budget
 from scanlet.models import ColorMode
 
 logger = logging.getLogger(__name__)
@@ -143,7 +148,8 @@ def inspect(data: bytes, fmt: ImageFormat, *, full_decode: bool = False) -> Imag
             raise ImageDecodeError("16-bit colour PNG is not supported; convert to 8-bit first")
         if full_decode:
             try:
-                image.load()
+                with pixels_held(image, "view"):
+                    image.load()
             except (OSError, SyntaxError, ValueError) as exc:
                 raise ImageDecodeError(f"{fmt.upper()} image is truncated or damaged") from exc
         color_mode, bit_depth = accepted
@@ -158,8 +164,38 @@ def inspect(data: bytes, fmt: ImageFormat, *, full_decode: bool = False) -> Imag
         )
 
 
+def pixels_held(image: Image.Image,
+                work: pixel_budget.Work = "analysis") -> AbstractContextManager[None]:
+    """Hold the decoding budget for ``image`` (opened, not yet loaded: its size and mode as
+    they will be decoded, so after a JPEG ``draft``) and ``work`` done on it, for the block."""
+    return pixel_budget.holding(
+        pixel_budget.work_bytes(image.width, image.height, image.mode, work))
+
+
+@contextmanager
+def decoded(data: bytes, fmt: ImageFormat,
+            work: pixel_budget.Work = "analysis") -> Iterator[Image.Image]:
+    """:func:`decode` for the ``with`` block, holding the decoding budget for ``work`` while
+    the pixels live (the way the service decodes); the image is closed at the end."""
+    image = open_image(data, fmt)
+    with pixels_held(image, work):
+        try:
+            try:
+                image.load()
+            except (OSError, SyntaxError, ValueError) as exc:
+                raise ImageDecodeError(f"{fmt.upper()} image is truncated or damaged") from exc
+            yield image
+        finally:
+            # close(), not ``with image``: Pillow's __exit__ closes the file only. The pixels
+            # are freed before the budget is released.
+            image.close()
+
+
 def decode(data: bytes, fmt: ImageFormat) -> Image.Image:
-    """Open and fully decode ``data``; the caller owns (and should close) the image."""
+    """Open and fully decode ``data``; the caller owns (and should close) the image.
+
+    Holds no budget: for worker processes. The service decodes with :func:`decoded`.
+    """
     image = open_image(data, fmt)
     try:
         image.load()

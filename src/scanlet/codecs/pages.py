@@ -6,13 +6,15 @@ so codecs never import the buffer (the buffer imports codecs for decoding).
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
 from typing import Protocol
 
 from PIL import Image
 
-from scanlet.codecs.decode import ImageDecodeError, decode
+from scanlet.codecs.decode import ImageDecodeError, decoded
+from scanlet.codecs.pixel_budget import Work
 from scanlet.errors import PageCorrupt
 from scanlet.models import PageInfo
 
@@ -40,12 +42,18 @@ class PageSource(Protocol):
         ...
 
 
-def decode_page(info: PageInfo, data: bytes) -> Image.Image:
-    """Decode a stored page; a page that no longer decodes is corrupt, not a client error."""
-    try:
-        return decode(data, info.format)
-    except ImageDecodeError as exc:
-        raise PageCorrupt(f"page {info.id} could not be decoded: {exc}", page_id=info.id) from exc
+@contextmanager
+def decode_page(info: PageInfo, data: bytes, work: Work = "view") -> Iterator[Image.Image]:
+    """A stored page's pixels for the ``with`` block (holding the decoding budget for
+    ``work``: see :func:`scanlet.codecs.decode.decoded`); a page that no longer decodes is
+    corrupt, not a client error."""
+    with ExitStack() as stack:
+        try:
+            image = stack.enter_context(decoded(data, info.format, work))
+        except ImageDecodeError as exc:
+            raise PageCorrupt(f"page {info.id} could not be decoded: {exc}",
+                              page_id=info.id) from exc
+        yield image
 
 
 def no_progress(done: int, total: int) -> None:

@@ -105,7 +105,7 @@ def page_as(info: PageInfo, data: bytes, fmt: RasterFormat, options: ExportOptio
     """The page as an encoded ``fmt`` image carrying the page's dpi."""
     if info.format == fmt and not (fmt == "jpeg" and options.reencode_jpeg):
         return with_dpi(data, info.format, info.dpi)
-    with decode_page(info, data) as image:
+    with decode_page(info, data, "webp" if fmt == "webp" else "view") as image:
         return encode_image(image, fmt, dpi=info.dpi, options=options)
 
 

@@ -18,10 +18,23 @@ from __future__ import annotations
 
 import io
 import logging
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import TYPE_CHECKING, Any
 
 from PIL import Image
 
-from scanlet.codecs.decode import PIL_FORMAT, ImageDecodeError, ImageFormat, open_image
+from scanlet.codecs.decode import (
+    PIL_FORMAT,
+    ImageDecodeError,
+    ImageFormat,
+    open_image,
+    pixels_held,
+)
+
+if TYPE_CHECKING:
+    import numpy as np
+    import numpy.typing as npt
 
 logger = logging.getLogger(__name__)
 
@@ -51,11 +64,30 @@ def fit_within(
 def to_8bit(image: Image.Image) -> Image.Image:
     """16-bit grey to 8-bit by dropping the low byte (Pillow's convert would clip instead)."""
     if image.mode.startswith("I"):
-        import numpy as np  # only here: the scan worker imports this module and seldom needs it
-
-        array = np.asarray(image, dtype=np.uint32) >> 8
-        return Image.fromarray(array.astype(np.uint8), "L")
+        return grey_8bit_by_bands(image, lambda band: band >> 8)
     return image
+
+
+#: Pixels :func:`grey_8bit_by_bands` converts at a time.
+_BAND_PIXELS = 1 << 22
+
+
+def grey_8bit_by_bands(image: Image.Image,
+                       convert: Callable[[npt.NDArray[np.uint32]], npt.NDArray[Any]],
+                       ) -> Image.Image:
+    """An 8-bit grey copy of a 16/32-bit grey ``image``, ``convert`` mapping each band of rows
+    (as uint32) to 0-255. Band by band, so the numpy temporaries (4 bytes a pixel and more)
+    stay a few MB instead of several times the page: the copy is all the extra memory."""
+    import numpy as np  # only here: the scan worker imports this module and seldom needs it
+
+    width, height = image.size
+    out = Image.new("L", image.size)
+    rows = max(1, _BAND_PIXELS // width)
+    for top in range(0, height, rows):
+        with image.crop((0, top, width, min(height, top + rows))) as part:
+            band = np.asarray(part, dtype=np.uint32)
+        out.paste(Image.fromarray(np.asarray(convert(band), dtype=np.uint8), "L"), (0, top))
+    return out
 
 
 def for_encoder(image: Image.Image, fmt: ImageFormat) -> Image.Image:
@@ -80,26 +112,38 @@ def encode(image: Image.Image, fmt: ImageFormat, *, dpi: float, quality: int = 8
     return out.getvalue()
 
 
-def resized(data: bytes, fmt: ImageFormat, size: tuple[int, int]) -> Image.Image:
-    """Decode ``data`` scaled to ``size`` (the caller keeps the aspect, see fit_within).
+@contextmanager
+def resized(data: bytes, fmt: ImageFormat, size: tuple[int, int]) -> Iterator[Image.Image]:
+    """``data`` decoded and scaled to ``size`` (the caller keeps the aspect, see fit_within),
+    for the ``with`` block, which holds the decoding budget for the decoded page.
 
     Bilevel and 16-bit pages are converted to 8-bit grey before resampling so small
     renditions are anti-aliased rather than dithered to noise.
     """
-    image = open_image(data, fmt)
-    try:
-        if size != image.size and fmt == "jpeg":
-            # Picks the smallest DCT scale (1/2, 1/4, 1/8) that is still >= size.
-            image.draft(image.mode, size)
-        image.load()
-    except (OSError, SyntaxError, ValueError) as exc:
-        image.close()
-        raise ImageDecodeError(f"{fmt.upper()} image is truncated or damaged") from exc
-    if size == image.size:
-        return image
-    result = shrunk(image, size)
-    image.close()
-    return result
+    with open_image(data, fmt) as image:
+        try:
+            if size != image.size and fmt == "jpeg":
+                # Picks the smallest DCT scale (1/2, 1/4, 1/8) that is still >= size.
+                image.draft(image.mode, size)
+        except (OSError, SyntaxError, ValueError) as exc:
+            raise ImageDecodeError(f"{fmt.upper()} image is truncated or damaged") from exc
+        with pixels_held(image, "view"):  # the decoded size, after the DCT scaling
+            try:
+                image.load()
+            except (OSError, SyntaxError, ValueError) as exc:
+                raise ImageDecodeError(f"{fmt.upper()} image is truncated or damaged") from exc
+            if size == image.size:
+                try:
+                    yield image
+                finally:
+                    image.close()  # pixels freed while the budget is still held
+                return
+            result = shrunk(image, size)
+            image.close()
+            try:
+                yield result
+            finally:
+                result.close()
 
 
 def shrunk(image: Image.Image, size: tuple[int, int]) -> Image.Image:
@@ -197,13 +241,19 @@ def decode_preview(data: bytes, fmt: ImageFormat) -> Image.Image | None:
                 scale = next(s for s in _DCT_SCALES if s <= factor)
                 image.draft(image.mode, (max(1, original[0] // scale),
                                          max(1, original[1] // scale)))
-            image.load()
         except (OSError, SyntaxError, ValueError) as exc:
             raise ImageDecodeError(f"{fmt.upper()} image is truncated or damaged") from exc
-        # The scale libjpeg applied (1 if none): the rest is a box-filter reduction.
-        applied = next((s for s in _DCT_SCALES
-                        if image.size == (-(-original[0] // s), -(-original[1] // s))), 1)
-        return _preview_pixels(image, max(1, factor // applied))
+        with pixels_held(image, "view"):
+            try:
+                image.load()
+            except (OSError, SyntaxError, ValueError) as exc:
+                raise ImageDecodeError(f"{fmt.upper()} image is truncated or damaged") from exc
+            # The scale libjpeg applied (1 if none): the rest is a box-filter reduction.
+            applied = next((s for s in _DCT_SCALES
+                            if image.size == (-(-original[0] // s), -(-original[1] // s))), 1)
+            preview = _preview_pixels(image, max(1, factor // applied))
+            image.close()  # pixels freed while the budget is still held
+            return preview
 
 
 def make_preview(data: bytes, fmt: ImageFormat) -> bytes | None:

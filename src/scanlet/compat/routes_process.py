@@ -41,7 +41,7 @@ from fastapi import APIRouter, Depends, Request
 
 from scanlet.api.deps import runtime
 from scanlet.barcodes.read import Barcode, barcode_formats, read_barcodes
-from scanlet.codecs.decode import decode
+from scanlet.codecs.decode import decoded
 from scanlet.compat.auth import require_key
 from scanlet.compat.bodies import json_body
 from scanlet.compat.passwords import DocumentPasswords, for_request
@@ -195,8 +195,8 @@ async def read_barcode(request: Request, rt: Rt, passwords: Passwords,
 
     def run() -> list[dict[str, Any]]:
         page = source_page(request, rt, passwords, body.get("source"))
-        image = decode(rt.store.read_original(page.id, cache=False), page.format)
-        found = read_barcodes(image, formats=formats, try_harder=try_harder)
+        with decoded(rt.store.read_original(page.id, cache=False), page.format) as image:
+            found = read_barcodes(image, formats=formats, try_harder=try_harder)
         return [dbr_result(b) for b in found]
 
     return await asyncio.to_thread(run)

@@ -48,7 +48,7 @@ import numpy as np
 import numpy.typing as npt
 from PIL import Image
 
-from scanlet.codecs.decode import ImageFormat, open_image
+from scanlet.codecs.decode import ImageFormat, open_image, pixels_held
 from scanlet.codecs.dpi import check_page_dpi
 from scanlet.errors import InvalidSetting
 from scanlet.imaging.ops import gray_array, shrink
@@ -275,5 +275,9 @@ def check_page(data: bytes, fmt: ImageFormat, dpi: float, *,
                 image.draft("L", (max(1, image.width // factor),
                                   max(1, image.height // factor)))
                 effective = dpi * image.width / full_width
-        image.load()
-        return is_blank(image, effective, sensitivity=sensitivity)
+        with pixels_held(image):
+            try:
+                image.load()
+                return is_blank(image, effective, sensitivity=sensitivity)
+            finally:
+                image.close()  # its pixels freed while the budget is still held

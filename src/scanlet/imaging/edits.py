@@ -67,7 +67,7 @@ from typing import Annotated, Any, Literal
 from PIL import Image, JpegImagePlugin
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError, model_validator
 
-from scanlet.codecs.decode import ImageDecodeError, ImageFormat, decode, inspect, open_image
+from scanlet.codecs.decode import ImageDecodeError, ImageFormat, decoded, inspect, open_image
 from scanlet.codecs.dpi import check_page_dpi, with_dpi
 from scanlet.errors import InvalidSetting
 from scanlet.imaging import jpeg_lossless, ops
@@ -491,11 +491,13 @@ def apply_edits(data: bytes, fmt: ImageFormat, dpi: float, edits: Sequence[Edit]
         return _lossless_jpeg(data, dpi, parsed,
                               jpeg_lossless.compose(*(t for t in transforms if t is not None)))
 
-    state = _State(_check_decoded(decode(data, fmt)), float(dpi))
-    steps = _run(state, parsed)
-    out_fmt, reason = _output_format(state.image, fmt, output)
-    encoded = _encode(state.image, out_fmt, state.dpi,
-                      _jpeg_options(data if fmt == "jpeg" else None, quality))
+    with decoded(data, fmt) as image:  # holds the decoding budget until encoded
+        state = _State(_check_decoded(image), float(dpi))
+        steps = _run(state, parsed)
+        out_fmt, reason = _output_format(state.image, fmt, output)
+        encoded = _encode(state.image, out_fmt, state.dpi,
+                          _jpeg_options(data if fmt == "jpeg" else None, quality))
+        state.image.close()  # the result's pixels too, before the budget is released
     return _result(encoded, out_fmt, state.dpi,
                    {"steps": steps, "lossless": out_fmt == "png", "format_reason": reason})
 

@@ -33,7 +33,7 @@ import subprocess
 from PIL import Image, JpegImagePlugin
 
 from scanlet.childproc import die_with_parent
-from scanlet.codecs.decode import ImageDecodeError, open_image
+from scanlet.codecs.decode import ImageDecodeError, open_image, pixels_held
 
 logger = logging.getLogger(__name__)
 
@@ -112,7 +112,10 @@ def transform_jpeg(data: bytes, transform: Transform, *,
     ``jpegtran`` is missing, ImageDecodeError for bytes that are not an acceptable JPEG.
     Markers other than an ICC profile (EXIF, comments) are not copied.
     """
-    open_image(data, "jpeg").close()  # format and pixel-count checks before jpegtran sees it
+    # Format and pixel-count checks before jpegtran sees it; jpegtran holds the page's DCT
+    # coefficients (2 bytes a sample), so it holds the decoding budget as a decode would.
+    header = open_image(data, "jpeg")
+    header.close()
     if transform == IDENTITY:
         return data
     binary = shutil.which("jpegtran")
@@ -121,8 +124,9 @@ def transform_jpeg(data: bytes, transform: Transform, *,
     args = [binary, "-perfect", "-copy", "icc", "-maxscans", _MAX_SCANS,
             *_JPEGTRAN_ARGS[transform]]
     try:
-        done = subprocess.run(args, input=data, capture_output=True, timeout=timeout,
-                              check=False, preexec_fn=die_with_parent())
+        with pixels_held(header, "view"):
+            done = subprocess.run(args, input=data, capture_output=True, timeout=timeout,
+                                  check=False, preexec_fn=die_with_parent())
     except subprocess.TimeoutExpired as exc:
         raise ImageDecodeError(f"jpegtran took more than {timeout:g} s") from exc
     if done.returncode != 0:
@@ -139,8 +143,18 @@ def reencode_transformed(data: bytes, transform: Transform) -> bytes:
     with open_image(data, "jpeg") as source:
         qtables = getattr(source, "quantization", None)
         sampling = JpegImagePlugin.get_sampling(source)
-        source.load()
-        out = pil_transpose(source, transform)
+        with pixels_held(source):
+            source.load()
+            out = pil_transpose(source, transform)
+            source.close()  # close(): ``with`` only closes the file; frees the pixels
+            try:
+                return _encoded(out, qtables, sampling)
+            finally:
+                out.close()
+
+
+def _encoded(out: Image.Image, qtables: object, sampling: int) -> bytes:
+    """``out`` as a JPEG with the source's ``qtables`` and chroma ``sampling``."""
     options: dict[str, object] = {"optimize": True}
     if qtables:
         options["qtables"] = qtables

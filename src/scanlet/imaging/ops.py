@@ -30,6 +30,7 @@ import numpy.typing as npt
 from PIL import Image, ImageOps
 
 from scanlet.codecs.decode import max_pixels
+from scanlet.codecs.render import grey_8bit_by_bands
 from scanlet.errors import InvalidSetting
 
 logger = logging.getLogger(__name__)
@@ -79,8 +80,7 @@ def to_8bit(image: Image.Image) -> Image.Image:
     """16-bit grey reduced to 8-bit grey (high byte, rounded); other modes unchanged."""
     if image.mode != "I;16":
         return image
-    array = np.asarray(image).astype(np.uint32)
-    return Image.fromarray(((array + 128) // 257).clip(0, 255).astype(np.uint8))
+    return grey_8bit_by_bands(image, lambda band: ((band + 128) // 257).clip(0, 255))
 
 
 def gray_array(image: Image.Image) -> npt.NDArray[np.uint8]:

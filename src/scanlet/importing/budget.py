@@ -17,6 +17,9 @@ Three bounds, so that no mix of hostile imports can take the machine's memory:
   import waits for that at most ``wait_seconds`` (asynchronously: no thread is held), then
   gets 429 ``imports_busy`` with ``Retry-After``. So the workers together never hold more than
   the budget, whoever sends what.
+- **Pages decoded in the service** (edits, processing, exports, renditions of pages already
+  stored) take bytes from the same budget but no worker slot (:meth:`DecodeGate.hold`, through
+  :mod:`scanlet.codecs.pixel_budget`), and get 429 ``decode_busy`` when it stays full.
 
 This module imports nothing heavy: the worker uses :func:`work_bytes` too.
 """
@@ -31,7 +34,7 @@ from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass
 
-from scanlet.errors import ImportsBusy
+from scanlet.errors import DecodeBusy, ImportsBusy
 
 logger = logging.getLogger(__name__)
 
@@ -40,6 +43,10 @@ MB = 2**20
 #: (measured: 30 MB for images, 60 MB for PDFs before pdfium opens a file) plus the file's
 #: own bytes for an image kept as it is, with room for allocator slack.
 WORKER_BASE_BYTES = 128 * MB
+#: What pixels decoded in the service process may not take of the budget: the service's own
+#: memory (interpreter, image and OCR libraries, caches: about 250 MB once it has processed
+#: pages) sits beside them, where a worker's base is inside its reservation.
+SERVICE_RESERVE_BYTES = 192 * MB
 #: Bytes per pixel of a rendered PDF page at its peak: pdfium's BGRA bitmap, the RGB copy,
 #: the three bands of the colour test and one difference band.
 RENDER_BYTES_PER_PIXEL = 12
@@ -88,6 +95,13 @@ class DecodeLimits:
         return min(WORKER_BASE_BYTES + self.max_decoded_bytes, self.budget_bytes)
 
     @property
+    def in_service_bytes(self) -> int:
+        """The most of the budget in use (imports included) with which pixels decoded in the
+        service process may still be admitted: the budget less :data:`SERVICE_RESERVE_BYTES`
+        (at least half of it)."""
+        return max(self.budget_bytes // 2, self.budget_bytes - SERVICE_RESERVE_BYTES)
+
+    @property
     def max_render_pixels(self) -> int:
         """The most pixels a rendered PDF page may have within the decoded-bytes cap."""
         return max(1, self.max_decoded_bytes // RENDER_BYTES_PER_PIXEL)
@@ -108,25 +122,26 @@ class DecodeGate:
         self._used = 0
         self._running = 0
 
-    def _fits(self, nbytes: int) -> bool:
-        return (self._running < self.limits.max_running
+    def _fits(self, nbytes: int, slot: bool) -> bool:
+        return ((not slot or self._running < self.limits.max_running)
                 and self._used + nbytes <= self.limits.budget_bytes)
 
-    def try_acquire(self, nbytes: int) -> bool:
-        """Admit ``nbytes`` now if it fits (True), else change nothing (False)."""
+    def try_acquire(self, nbytes: int, *, slot: bool = True) -> bool:
+        """Admit ``nbytes`` (and a worker slot, unless ``slot`` is False) now if they fit
+        (True), else change nothing (False)."""
         nbytes = min(nbytes, self.limits.budget_bytes)
         with self._lock:
-            if not self._fits(nbytes):
+            if not self._fits(nbytes, slot):
                 return False
             self._used += nbytes
-            self._running += 1
+            self._running += slot
             return True
 
-    def release(self, nbytes: int) -> None:
+    def release(self, nbytes: int, *, slot: bool = True) -> None:
         nbytes = min(nbytes, self.limits.budget_bytes)
         with self._lock:
             self._used -= nbytes
-            self._running -= 1
+            self._running -= slot
             self._lock.notify_all()
 
     def in_use(self) -> tuple[int, int]:
@@ -157,6 +172,39 @@ class DecodeGate:
             yield
         finally:
             self.release(nbytes)
+
+    @contextmanager
+    def hold(self, nbytes: int, *, wait: bool = True) -> Iterator[None]:
+        """Hold ``nbytes`` of the budget, and no worker slot, for the ``with`` block: pixels
+        decoded in this process, admitted while the total stays within
+        ``limits.in_service_bytes``. Waits at most ``limits.wait_seconds`` for room, then
+        raises DecodeBusy (429); with ``wait`` False the bytes are taken at once even past the
+        budget (for a thread that already holds some: waiting on itself could only time
+        out), so every other reservation waits until the total is back within it."""
+        nbytes = min(nbytes, self.limits.budget_bytes)
+        ceiling = self.limits.in_service_bytes
+        deadline = time.monotonic() + self.limits.wait_seconds
+        with self._lock:
+            while wait and self._used + nbytes > ceiling:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    raise self._decode_busy(nbytes)
+                self._lock.wait(left)
+            self._used += nbytes
+        try:
+            yield
+        finally:
+            self.release(nbytes, slot=False)
+
+    def _decode_busy(self, nbytes: int) -> DecodeBusy:
+        used = self._used  # the lock is held
+        logger.warning("page decode refused: the decode budget stayed full for %g s (%d MB "
+                       "reserved, %d MB asked)", self.limits.wait_seconds, used // MB,
+                       nbytes // MB)
+        return DecodeBusy(
+            f"other work holds the memory for decoded pages; waited "
+            f"{self.limits.wait_seconds:g} s",
+            retry_after=max(1, round(self.limits.wait_seconds / 2)))
 
     @asynccontextmanager
     async def areserve(self, nbytes: int) -> AsyncIterator[None]:

@@ -42,6 +42,7 @@ from uvicorn.lifespan.on import LifespanOn
 
 from scanlet.api.app import create_app
 from scanlet.background import BackgroundTask
+from scanlet.codecs import pixel_budget
 from scanlet.config import Home, Settings, is_remote
 from scanlet.errors import ConfigError
 from scanlet.memory import reuse_page_buffers
@@ -277,6 +278,9 @@ def serve(home: Home, settings: Settings, *, demo: bool,
             lock.update(host=settings.host, http_port=by_scheme.get("http"),
                         https_port=by_scheme.get("https"))
             runtime = Runtime(home, settings, demo=demo)
+            # Pages decoded in this process (edits, processing, exports, renditions) share
+            # the imports' decoding budget; the CLI and workers install none.
+            pixel_budget.install(runtime.decode_gate)
             runtime.listeners = [ListenerAddress(lis.scheme, sock.getsockname()[0], lis.port)
                                  for lis in listeners for sock in lis.sockets]
             app = create_app(runtime)
