@@ -101,6 +101,12 @@ def work_bytes(width: int, height: int, mode: str, work: Work = "analysis") -> i
     return int(width * height * per_pixel.get(key, max(per_pixel.values())))
 
 
+def waiting() -> int:
+    """Threads waiting for room now."""
+    with _waiting_lock:
+        return _waiting
+
+
 def held() -> int:
     """Bytes the calling thread holds now."""
     return int(getattr(_local, "held", 0))
