@@ -348,7 +348,7 @@ class ImportTooLarge(RequestError):
 class DecodeTooLarge(RequestError):
     """Working on a stored page in the service (an edit, processing, an export, a rendition)
     would need more memory than the service may take of the decoding budget (``[limits]
-    decode_memory_mb`` less 192 MB); ``detail`` has ``needed`` and ``maximum`` (bytes)."""
+    decode_memory_mb`` less 256 MB); ``detail`` has ``needed`` and ``maximum`` (bytes)."""
 
     code = "decode_too_large"
     http_status = 413

@@ -20,7 +20,7 @@ from tests.importing.hostile import zero_png
 
 @pytest.fixture
 def gate() -> Iterator[DecodeGate]:
-    """A 768 MB budget (576 MB for the service) with a short wait, installed for the test."""
+    """A 768 MB budget (512 MB for the service) with a short wait, installed for the test."""
     gate = DecodeGate(DecodeLimits(budget_bytes=768 * MB, wait_seconds=0.3))
     pixel_budget.install(gate)
     yield gate
@@ -38,13 +38,13 @@ def test_a_decode_holds_its_estimate_while_the_pixels_live(gate: DecodeGate) -> 
 
 
 def test_a_full_budget_is_429_after_the_wait_and_room_is_taken(gate: DecodeGate) -> None:
-    with gate.reserve(500 * MB):  # an import worker
-        with pytest.raises(DecodeBusy) as caught, pixel_budget.holding(100 * MB):
+    with gate.reserve(400 * MB):  # an import worker
+        with pytest.raises(DecodeBusy) as caught, pixel_budget.holding(113 * MB):
             pass
         assert caught.value.http_status == 429 and caught.value.code == "decode_busy"
         assert caught.value.detail["retry_after"] >= 1
-        with pixel_budget.holding(76 * MB):  # 576 MB in all: just fits the service's share
-            assert gate.in_use() == (576 * MB, 1)
+        with pixel_budget.holding(112 * MB):  # 512 MB in all: just fits the service's share
+            assert gate.in_use() == (512 * MB, 1)
 
 
 def test_a_hold_waits_for_room() -> None:
@@ -53,7 +53,7 @@ def test_a_hold_waits_for_room() -> None:
     holding, release = threading.Event(), threading.Event()
 
     def holder() -> None:
-        with pixel_budget.holding(500 * MB):
+        with pixel_budget.holding(400 * MB):
             holding.set()
             release.wait(60)
 
@@ -62,8 +62,8 @@ def test_a_hold_waits_for_room() -> None:
     try:
         assert holding.wait(60)
         threading.Timer(0.2, release.set).start()
-        with pixel_budget.holding(500 * MB):  # waits until the other thread lets go
-            assert release.is_set() and patient.in_use()[0] == 500 * MB
+        with pixel_budget.holding(400 * MB):  # waits until the other thread lets go
+            assert release.is_set() and patient.in_use()[0] == 400 * MB
     finally:
         release.set()
         thread.join()
@@ -71,13 +71,13 @@ def test_a_hold_waits_for_room() -> None:
 
 
 def test_work_past_the_service_share_is_413_at_once(gate: DecodeGate) -> None:
-    with pytest.raises(DecodeTooLarge) as caught, pixel_budget.holding(577 * MB):
+    with pytest.raises(DecodeTooLarge) as caught, pixel_budget.holding(513 * MB):
         pass
     assert caught.value.http_status == 413 and caught.value.code == "decode_too_large"
-    assert caught.value.detail == {"needed": 577 * MB, "maximum": 576 * MB}
+    assert caught.value.detail == {"needed": 513 * MB, "maximum": 512 * MB}
     # A 16-bit page just within the import caps: too large to analyse, fine to view.
-    assert pixel_budget.work_bytes(11500, 11500, "I;16") > 576 * MB
-    assert pixel_budget.work_bytes(11500, 11500, "I;16", "view") <= 576 * MB
+    assert pixel_budget.work_bytes(11500, 11500, "I;16") > 512 * MB
+    assert pixel_budget.work_bytes(11500, 11500, "I;16", "view") <= 512 * MB
 
 
 def test_a_thread_that_holds_budget_nests_without_waiting(gate: DecodeGate) -> None:

@@ -43,8 +43,9 @@ TRIM_FROM = 128 * 2**20
 
 #: What is done with the pixels: ``view`` decodes, scales or re-encodes them (renditions,
 #: exports but WebP), ``analysis`` makes grey and numpy copies of the whole page (edits, blank
-#: and barcode detection, splitting), ``webp`` is libwebp's encoder (an ARGB copy and more).
-Work = Literal["view", "analysis", "webp"]
+#: and barcode detection, splitting), ``webp`` is libwebp's encoder (an ARGB copy and more),
+#: ``ocr`` is a tesseract process reading the page (Leptonica holds colour as 32 bits a pixel).
+Work = Literal["view", "analysis", "webp", "ocr"]
 
 #: Peak bytes a pixel of a page in a Pillow mode takes, decoded pixels included, per kind of
 #: work: the peak RSS growth of the heaviest route of the kind (``ru_maxrss``, one process) on
@@ -55,7 +56,10 @@ _BYTES_PER_PIXEL: dict[Work, dict[str, float]] = {
     "view": {"1": 2.0, "L": 1.25, "I;16": 3.5, "RGB": 4.5},
     "analysis": {"1": 5.5, "L": 5.5, "I;16": 6.5, "RGB": 8.5},
     "webp": {"1": 12.5, "L": 12.5, "I;16": 12.5, "RGB": 12.5},
+    "ocr": {"1": 1.5, "L": 4.5, "I;16": 4.5, "RGB": 12.0},
 }
+#: What a kind of work takes whatever the page (tesseract's own program and language data).
+_BASE_BYTES: dict[Work, int] = {"view": 0, "analysis": 0, "webp": 0, "ocr": 64 * 2**20}
 
 
 class _Limits(Protocol):
@@ -98,7 +102,7 @@ def work_bytes(width: int, height: int, mode: str, work: Work = "analysis") -> i
     it may take at its peak: the decoded pixels and the working copies."""
     per_pixel = _BYTES_PER_PIXEL[work]
     key = "I;16" if mode.startswith("I;16") else mode
-    return int(width * height * per_pixel.get(key, max(per_pixel.values())))
+    return _BASE_BYTES[work] + int(width * height * per_pixel.get(key, max(per_pixel.values())))
 
 
 def waiting() -> int:
@@ -126,7 +130,7 @@ def holding(nbytes: int) -> Iterator[None]:
         raise DecodeTooLarge(
             f"this page needs about {-(-nbytes // mb)} MB of memory for this, more than the "
             f"{maximum // mb} MB decoding in the service may take ([limits] "
-            "decode_memory_mb less 192 MB); a page with fewer pixels or a lighter operation "
+            "decode_memory_mb less 256 MB); a page with fewer pixels or a lighter operation "
             "(a PDF, JPEG or TIFF export, a rendition) fits",
             needed=nbytes, maximum=maximum)
     nested = held() > 0

@@ -44,9 +44,9 @@ MB = 2**20
 #: own bytes for an image kept as it is, with room for allocator slack.
 WORKER_BASE_BYTES = 128 * MB
 #: What pixels decoded in the service process may not take of the budget: the service's own
-#: memory (interpreter, image and OCR libraries, caches: about 250 MB once it has processed
-#: pages) sits beside them, where a worker's base is inside its reservation.
-SERVICE_RESERVE_BYTES = 192 * MB
+#: memory (interpreter, image libraries, what the heap keeps: 250 to 350 MB once it has
+#: processed large pages) sits beside them, where a worker's base is inside its reservation.
+SERVICE_RESERVE_BYTES = 256 * MB
 #: Bytes per pixel of a rendered PDF page at its peak: pdfium's BGRA bitmap, the RGB copy,
 #: the three bands of the colour test and one difference band.
 RENDER_BYTES_PER_PIXEL = 12

@@ -38,10 +38,13 @@ import os
 import threading
 import time
 from collections.abc import Callable, Iterable, Sequence
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
 
+from scanlet.codecs import pixel_budget
+from scanlet.codecs.decode import ImageDecodeError, ImageFormat, open_image, pixels_held
 from scanlet.ocr.tesseract import (
     DEFAULT_TIMEOUT,
     CancelToken,
@@ -132,9 +135,11 @@ class OcrPool:
         if token.is_set():
             raise OcrCancelled()
         try:
-            return run_page(page.data(), lang=lang, outputs=outputs, dpi=page.dpi,
-                            timeout=self.timeout, cancel=token, tesseract=self.tesseract,
-                            workdir=self.workdir)
+            data = page.data()
+            with _budget_for(data):
+                return run_page(data, lang=lang, outputs=outputs, dpi=page.dpi,
+                                timeout=self.timeout, cancel=token, tesseract=self.tesseract,
+                                workdir=self.workdir)
         except OcrError as exc:
             exc.detail.setdefault("page", index)
             raise
@@ -226,6 +231,25 @@ class OcrPool:
             raise
         _log_done(len(futures), lang, started)
         return [future.result() for future in waiting]
+
+
+def _budget_for(data: bytes) -> AbstractContextManager[None]:
+    """Hold what tesseract will take reading ``data`` of the service's decoding budget (see
+    codecs/pixel_budget.py; nothing in the CLI): tesseract is a child of the service, and a
+    67 Mpx colour page costs it 0.7 GB. PNG or JPEG, told by its first bytes; anything else
+    is left for tesseract to refuse."""
+    if pixel_budget.installed() is None:
+        return nullcontext()
+    fmt: ImageFormat | None = ("png" if data.startswith(b"\x89PNG") else
+                               "jpeg" if data.startswith(b"\xff\xd8") else None)
+    if fmt is None:
+        return nullcontext()
+    try:
+        header = open_image(data, fmt)
+    except ImageDecodeError:
+        return nullcontext()
+    header.close()
+    return pixels_held(header, "ocr")
 
 
 def _raise_if_cancelled(*events: threading.Event | None) -> None:
