@@ -2,14 +2,16 @@
 
 Imports decode only in memory-limited workers (``importing/budget.py``), but a page that
 passed their caps (up to ``[limits] max_decoded_mb`` decoded, from a file of a few hundred KB)
-is decoded again in the service by edits, processing, exports and renditions, in threads:
-forty such requests at once would take gigabytes. So every full decode of page pixels here
-holds bytes of the same budget the import workers share (``Runtime.decode_gate``, installed
-with :func:`install`) for as long as the pixels live: :func:`holding` around the work, sized by
-:func:`work_bytes` from the header before a pixel is decoded. When the budget stays full for
+is decoded again in the service by edits, processing, exports and renditions, in threads,
+and by tesseract, its child (OCR): forty such requests at once would take gigabytes. So every
+full decode of page pixels here holds bytes of the same budget the import workers share
+(``Runtime.decode_gate``, installed with :func:`install`; no worker slot) for as long as the
+pixels live: :func:`holding` around the work, sized by :func:`work_bytes` from the header
+before a pixel is decoded, admitted while the total stays within the budget less what the
+service itself needs (``DecodeLimits.in_service_bytes``). When there is no room within
 ``decode_wait_seconds`` the request gets 429 ``decode_busy``; work that would need more than
-the whole budget is refused at once with 413 ``decode_too_large`` (it could only take the
-process past the budget, however long it waited).
+that share is refused at once with 413 ``decode_too_large`` (it could only take the process
+past the budget, however long it waited).
 
 - The CLI and worker processes install nothing: there :func:`holding` does nothing.
 - A thread that already holds budget (an edit whose orientation step renders the page again,
