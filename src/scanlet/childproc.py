@@ -27,7 +27,6 @@ the forked child).
 from __future__ import annotations
 
 import ctypes
-import ctypes.util
 import functools
 import logging
 import os
@@ -35,6 +34,8 @@ import signal
 import sys
 from collections.abc import Callable
 from typing import Any
+
+from scanlet.libc import function
 
 log = logging.getLogger(__name__)
 
@@ -46,13 +47,9 @@ def _prctl() -> Callable[..., int] | None:
     """libc's ``prctl`` (Linux), looked up once in the parent; None where there is none."""
     if not sys.platform.startswith("linux"):
         return None
-    try:
-        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
-        prctl: Callable[..., int] = libc.prctl
-    except (OSError, AttributeError) as exc:
-        log.warning("cannot load libc's prctl (helper programs will not die with the "
-                    "service): %s", exc)
-        return None
+    prctl = function("prctl")
+    if prctl is None:
+        log.warning("cannot load libc's prctl (helper programs will not die with the service)")
     return prctl
 
 

@@ -11,10 +11,9 @@ benchmarks/bench_scan.py).
 from __future__ import annotations
 
 import ctypes
-import ctypes.util
-import functools
 import logging
-import sys
+
+from scanlet.libc import function
 
 log = logging.getLogger(__name__)
 
@@ -22,26 +21,9 @@ _M_TRIM_THRESHOLD = -1
 _M_MMAP_THRESHOLD = -3
 
 
-@functools.cache
-def _libc() -> ctypes.CDLL | None:
-    if not sys.platform.startswith("linux"):
-        return None
-    name = ctypes.util.find_library("c")
-    if name is None:
-        return None
-    try:
-        return ctypes.CDLL(name)
-    except OSError:
-        return None
-
-
 def reuse_page_buffers(mmap_threshold: int = 64 << 20, trim_threshold: int = 64 << 20) -> bool:
     """Apply the thresholds where the C library is glibc; True if applied."""
-    libc = _libc()
-    try:
-        mallopt = libc.mallopt if libc is not None else None
-    except AttributeError:
-        mallopt = None
+    mallopt = function("mallopt")
     if mallopt is None:
         return False
     mallopt.argtypes = [ctypes.c_int, ctypes.c_int]
@@ -58,11 +40,7 @@ def return_free_memory() -> bool:
     blocks that a very large page's pixels took stay resident after they are freed, in
     whichever thread's arena served them: the service calls this after such work
     (codecs/pixel_budget.py), so its resident memory follows the decoding budget."""
-    libc = _libc()
-    try:
-        trim = libc.malloc_trim if libc is not None else None
-    except AttributeError:
-        return False
+    trim = function("malloc_trim")
     if trim is None:
         return False
     trim.argtypes = [ctypes.c_size_t]

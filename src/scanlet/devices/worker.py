@@ -17,8 +17,6 @@ import argparse
 import base64
 import binascii
 import contextlib
-import ctypes
-import ctypes.util
 import faulthandler
 import json
 import logging
@@ -46,7 +44,7 @@ from scanlet.errors import (
     RequestError,
     ScanletError,
 )
-from scanlet.memory import reuse_page_buffers
+from scanlet.memory import return_free_memory, reuse_page_buffers
 from scanlet.models import ScannedPage, ScanSettings
 
 log = logging.getLogger(__name__)
@@ -112,9 +110,7 @@ def _die_with_parent(parent_pid: int) -> None:
 
 def _trim_memory() -> None:
     """Give freed page buffers back to the OS after a scan (glibc keeps them otherwise)."""
-    if sys.platform.startswith("linux"):
-        with contextlib.suppress(OSError, AttributeError):
-            ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6").malloc_trim(0)
+    return_free_memory()
 
 
 class _Channel:

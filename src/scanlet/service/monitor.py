@@ -34,7 +34,6 @@ import asyncio
 import configparser
 import contextlib
 import ctypes
-import ctypes.util
 import datetime as dt
 import json
 import logging
@@ -55,6 +54,7 @@ import httpx
 from scanlet import __version__
 from scanlet.config import Home, Settings, load_settings
 from scanlet.errors import AlreadyRunning, ConfigError, ScanletError
+from scanlet.libc import function
 from scanlet.security.cert_task import CertificateTask, wants_task
 from scanlet.service import crash, logs
 from scanlet.service.instance import InstanceLock, read_instance
@@ -181,9 +181,8 @@ def _stop_with_parent() -> Callable[[], None] | None:
     """A ``preexec_fn`` asking Linux to SIGTERM the child when the monitor's thread dies."""
     if not sys.platform.startswith("linux"):
         return None
-    try:
-        prctl = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True).prctl
-    except (OSError, AttributeError):
+    prctl = function("prctl")
+    if prctl is None:
         return None
     args = (ctypes.c_int(_PR_SET_PDEATHSIG), ctypes.c_ulong(signal.SIGTERM), ctypes.c_ulong(0),
             ctypes.c_ulong(0), ctypes.c_ulong(0))
