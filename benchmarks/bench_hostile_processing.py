@@ -2,14 +2,14 @@
 the process tree's peak RSS and /v1/health latency (issue 14, item 3; targets: the tree under
 1 GB, health within 1 s).
 
-The pages (tests/api/test_hostile_processing.py): two 7000 x 7000 8-bit RGB PNGs (49 Mpx,
-187 MiB decoded, 0.3 MB each), an 11500 x 11500 16-bit grey PNG (264.5 MB decoded, just within
-``max_decoded_mb = 256``) and a 5000 x 5000 RGB PNG. Each round sends the test's twenty
+The pages (tests/api/test_hostile_processing.py): two 7000 x 7000 8-bit RGB PNGs (49 Mpx, 187
+MiB decoded, 0.3 MB each), an 11500 x 11500 16-bit grey PNG (264.5 MB decoded, just within
+``max_decoded_mb = 256``) and a 5000 x 5000 RGB PNG. Each round sends the test's twenty-one
 requests at once: blank and barcode checks, edits, full-size JPEG renditions and JPEG exports
 of the colour pages, the compatibility API's check-blank and read-barcode, and on the 16-bit
-page an analysis, an edit, a split, WebP and TIFF exports and an OCR task. One thread samples
-the RSS of the service and its children every 50 ms, another times ``GET /v1/health`` every
-200 ms.
+page an analysis, an edit, a split, WebP and TIFF exports and an OCR request (refused at once),
+besides an OCR task on the 5000 x 5000 page. One thread samples the RSS of the service and its
+children every 50 ms, another times ``GET /v1/health`` every 200 ms.
 
 Run: .venv/bin/python benchmarks/bench_hostile_processing.py [--rounds 3]
 """

@@ -20,6 +20,8 @@ from fastapi import APIRouter, Depends, Request, status
 from pydantic import BaseModel, Field
 
 from scanlet.api.deps import client_key, runtime
+from scanlet.codecs import pixel_budget
+from scanlet.codecs.decode import pillow_mode
 from scanlet.codecs.options import DocumentMetadata
 from scanlet.codecs.pdf import page_size_pt
 from scanlet.errors import InvalidSetting
@@ -73,8 +75,10 @@ async def ocr_document(document_id: str, body: OcrRequest, rt: Rt,
         pages = [by_id[p] for p in body.page_ids]
     if not pages:
         raise InvalidSetting("the document has no pages to OCR", field="page_ids")
-    for info in pages:  # pages tesseract or a PDF cannot hold: 422 now, not a failed task
-        check_size(info.width, info.height, page_id=info.id)
+    for info in pages:  # pages tesseract, a PDF or the decode budget cannot hold: refused
+        check_size(info.width, info.height, page_id=info.id)  # now, not as a failed task
+        pixel_budget.check_fits(pixel_budget.work_bytes(
+            info.width, info.height, pillow_mode(info.mode, info.bit_depth), "ocr"))
         if body.output in ("pdf", "pdfa"):
             page_size_pt(info, info.width, info.height)
 

@@ -58,6 +58,15 @@ _PNG_IHDR_DEPTH_OFFSET = 24
 _PPM_ROUNDING = 0.0254 / 2 + 1e-9
 
 
+def pillow_mode(mode: ColorMode, bit_depth: int) -> str:
+    """The Pillow mode a stored page of ``mode`` and ``bit_depth`` decodes to."""
+    for modes in ACCEPTED_MODES.values():
+        for pil_mode, meaning in modes.items():
+            if meaning == (mode, bit_depth):
+                return pil_mode
+    return "RGB"  # nothing else is stored; the widest layout is the safe guess
+
+
 class ImageDecodeError(ValueError):
     """The bytes are not an acceptable image of the expected format."""
 

@@ -107,6 +107,23 @@ def work_bytes(width: int, height: int, mode: str, work: Work = "analysis") -> i
     return _BASE_BYTES[work] + int(width * height * per_pixel.get(key, max(per_pixel.values())))
 
 
+def check_fits(nbytes: int) -> None:
+    """Raise DecodeTooLarge (413) if work of ``nbytes`` could never be admitted here, so a
+    route can refuse it before it starts a task (nothing when no budget is installed)."""
+    budget = _budget
+    if budget is None:
+        return
+    maximum = budget.limits.in_service_bytes
+    if nbytes > maximum:
+        mb = 2**20
+        raise DecodeTooLarge(
+            f"this page needs about {-(-nbytes // mb)} MB of memory for this, more than the "
+            f"{maximum // mb} MB decoding in the service may take ([limits] "
+            "decode_memory_mb less 256 MB); a page with fewer pixels or a lighter operation "
+            "(a PDF, JPEG or TIFF export, a rendition) fits",
+            needed=nbytes, maximum=maximum)
+
+
 def waiting() -> int:
     """Threads waiting for room now."""
     with _waiting_lock:
@@ -126,15 +143,7 @@ def holding(nbytes: int) -> Iterator[None]:
     if budget is None or nbytes <= 0:
         yield
         return
-    maximum = budget.limits.in_service_bytes
-    if nbytes > maximum:
-        mb = 2**20
-        raise DecodeTooLarge(
-            f"this page needs about {-(-nbytes // mb)} MB of memory for this, more than the "
-            f"{maximum // mb} MB decoding in the service may take ([limits] "
-            "decode_memory_mb less 256 MB); a page with fewer pixels or a lighter operation "
-            "(a PDF, JPEG or TIFF export, a rendition) fits",
-            needed=nbytes, maximum=maximum)
+    check_fits(nbytes)
     nested = held() > 0
     trim = not nested and nbytes >= TRIM_FROM
     with ExitStack() as stack:
