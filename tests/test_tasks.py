@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import threading
-import time
 from pathlib import Path
 from typing import Any
 
@@ -14,10 +13,9 @@ from scanlet.errors import InvalidSetting, JobStateError
 from scanlet.tasks import Progress, TaskManager, TaskNotFound, TaskOutput, TaskState
 
 
-def counting(steps: int, delay: float = 0.0) -> Any:
+def counting(steps: int) -> Any:
     def work(workdir: Path, progress: Progress, cancel: threading.Event) -> TaskOutput:
         for done in range(1, steps + 1):
-            time.sleep(delay)
             progress(done, steps)
         out = workdir / "result.txt"
         out.write_text("x" * steps)
@@ -48,37 +46,71 @@ def test_progress_result_and_file(tmp_path: Path) -> None:
     asyncio.run(body())
 
 
+class TickingClock:
+    """A clock the work function advances: progress timing that does not depend on how fast
+    the machine runs the test. Ticks are 1/64 s, so every time is exact in binary."""
+
+    def __init__(self) -> None:
+        self.ticks = 0
+
+    def __call__(self) -> float:
+        return self.ticks / 64
+
+
 def test_byte_progress_is_folded_and_carries_a_rate(tmp_path: Path) -> None:
+    clock = TickingClock()
+
+    def send(workdir: Path, progress: Progress, cancel: threading.Event) -> TaskOutput:
+        # 400 units: the first 200 at 64 a second (one tick each), the rest at 32 a second.
+        for done in range(1, 401):
+            clock.ticks += 1 if done <= 200 else 2
+            progress(done, 400)
+        return TaskOutput({"sent": 400})
+
     async def body() -> None:
-        manager = TaskManager(tmp_path / "tasks")
-        # 400 reports over about 0.8 s: at most one event per 0.1 s, plus the last one.
-        info = manager.start("send", counting(400, delay=0.002), unit="bytes",
-                             progress_interval=0.1)
+        manager = TaskManager(tmp_path / "tasks", clock=clock)
+        info = manager.start("send", send, unit="bytes", progress_interval=0.125)
         assert info.unit == "bytes"
         events = await asyncio.wait_for(collect(manager, info.id), 10)
         progress = [e for e in events if e["type"] == "progress"]
-        assert 3 <= len(progress) <= 15, len(progress)
-        assert progress[0]["done"] == 1 and progress[-1]["done"] == 400
+        # At most one event per 0.125 s (8 units, then 4), plus the last one.
+        assert [e["done"] for e in progress] == [
+            *range(1, 200, 8), *range(201, 400, 4), 400]
         assert all(e["unit"] == "bytes" and e["total"] == 400 for e in progress)
         assert progress[0]["rate"] is None  # one report is no speed yet
         rates = [e["rate"] for e in progress[1:]]
-        # About 500 units a second (sleep may take longer on a busy machine, never shorter).
-        assert all(0 < r <= 520 for r in rates), rates
-        assert manager.get(info.id).rate == rates[-1]
+        assert rates[:24] == [64.0] * 24  # the fast half
+        assert rates == sorted(rates, reverse=True)  # slowing down over the 2 s window
+        assert rates[-1] == 32.0  # the window holds only the slow half by then
+        assert manager.get(info.id).rate == 32.0
         await manager.close()
 
     asyncio.run(body())
 
 
 def test_cancel_stops_at_the_next_progress_report(tmp_path: Path) -> None:
+    resume = threading.Event()
+
+    def slow(workdir: Path, progress: Progress, cancel: threading.Event) -> TaskOutput:
+        for done in range(1, 1001):
+            progress(done, 1000)
+            if done == 1:  # held until the test has cancelled (a guard against a hang)
+                assert resume.wait(30)
+        return TaskOutput({"steps": 1000})
+
     async def body() -> None:
         manager = TaskManager(tmp_path / "tasks")
-        info = manager.start("slow", counting(1000, delay=0.01), total=1000)
-        await asyncio.sleep(0.1)
-        manager.cancel(info.id)
-        events = await asyncio.wait_for(collect(manager, info.id), 10)
+        info = manager.start("slow", slow, total=1000)
+        events = []
+        async with asyncio.timeout(10):
+            async for event in manager.events(info.id):
+                events.append(event)
+                if event["type"] == "progress":
+                    manager.cancel(info.id)  # while the work is at its first report
+                    resume.set()
+        assert [e["done"] for e in events if e["type"] == "progress"] == [1]
         assert events[-1]["task"]["state"] == "cancelled"
-        assert manager.get(info.id).done < 1000
+        assert manager.get(info.id).done == 1
         with pytest.raises(JobStateError):
             manager.cancel(info.id)
         with pytest.raises(JobStateError):

@@ -127,10 +127,15 @@ class _Speedometer:
 
 
 class TaskManager:
-    """Runs and tracks tasks; files go to ``scratch`` (the buffer's scratch folder)."""
+    """Runs and tracks tasks; files go to ``scratch`` (the buffer's scratch folder).
 
-    def __init__(self, scratch: Path) -> None:
+    ``clock`` (seconds, monotonic) times progress reports: their folding and their rate. It
+    is a parameter so that tests can drive it instead of depending on the machine's speed.
+    """
+
+    def __init__(self, scratch: Path, *, clock: Callable[[], float] = time.monotonic) -> None:
         self.scratch = scratch
+        self._clock = clock
         self._tasks: dict[str, _Task] = {}
 
     def start(self, kind: str, work: Work, total: int = 0, *, owner: str | None = None,
@@ -160,7 +165,7 @@ class TaskManager:
         def progress(done: int, total: int) -> None:
             if task.cancel.is_set():
                 raise ScanCancelled("the task was cancelled")
-            now = time.monotonic()
+            now = self._clock()
             if now - last[0] < interval and done != total:
                 return
             last[0] = now
