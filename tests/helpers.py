@@ -10,6 +10,7 @@ from typing import Any
 
 import httpx
 import pikepdf
+from websockets.exceptions import ConnectionClosedOK
 from websockets.sync.client import connect
 
 A4_PT = (595.3, 841.9)
@@ -17,14 +18,17 @@ A4_PT = (595.3, 841.9)
 
 def job_events(base_url: str, job_id: str, timeout: float = 120, *,
                headers: dict[str, str]) -> list[dict[str, Any]]:
-    """All events of a job over its WebSocket, until the socket closes."""
+    """All events of a job over its WebSocket, until the service closes it normally (after
+    the event that reports the job finished). Anything else surfaces: ``TimeoutError`` when
+    no event came for ``timeout`` seconds (a guard against a hang), ``ConnectionClosedError``
+    when the socket broke; a test must not mistake a half-read stream for the whole."""
     url = "ws" + base_url.removeprefix("http") + f"/v1/jobs/{job_id}/events"
     events = []
     with connect(url, open_timeout=10, close_timeout=5, additional_headers=headers) as ws:
         while True:
             try:
                 message = ws.recv(timeout=timeout)
-            except Exception:
+            except ConnectionClosedOK:
                 break
             events.append(json.loads(message))
     return events
