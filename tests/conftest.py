@@ -73,14 +73,16 @@ class Service:
         return httpx.Client(base_url=self.url, timeout=30, headers=self.auth)
 
 
-def start_service(home: Path, *extra: str, timeout: float = 30) -> Service:
-    """Start ``scanlet serve --demo`` on a free loopback port and wait until it answers."""
+def start_service(home: Path, *extra: str, timeout: float = 30,
+                  env: dict[str, str] | None = None) -> Service:
+    """Start ``scanlet serve --demo`` on a free loopback port and wait until it answers
+    (``env``: the process's whole environment, default this one's)."""
     log = home / "serve-output.log"
     with open(log, "ab") as out:
         process = subprocess.Popen(
             [sys.executable, "-m", "scanlet", "serve", "--demo", "--home", str(home),
              "--port", "0", *extra],
-            stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+            stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=env,
         )
     deadline = time.monotonic() + timeout
     lock = home / "port.lock"

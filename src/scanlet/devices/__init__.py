@@ -14,4 +14,5 @@ the service side.
     encode.py       JPEG/PNG encoding rules; buffers.py: reused page buffers
     validate.py     settings vs capabilities, before any scan; paper.py: paper sizes
     sane_config.py  the SANE config folder with the test/pnm virtual scanners
+    availability.py whether the SANE driver can run here (python-sane is optional)
 """

@@ -30,6 +30,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
+from scanlet.devices.availability import is_driver_missing
 from scanlet.devices.bridge import WorkerClient, WorkerConfig
 from scanlet.devices.validate import validate_settings
 from scanlet.errors import (
@@ -97,24 +98,47 @@ class DeviceManager:
         self._slots: dict[str, _Slot] = {}
         self._devices: dict[str, Device] | None = None
         self._caps: dict[str, Capabilities] = {}
+        #: The driver's "not available on this system" error, once a worker has reported it.
+        self._missing: DriverUnavailable | None = None
         self._sessions: set[ScanSession] = set()
         self._closed = False
 
     # -- public API --------------------------------------------------------------------------
 
     async def list_devices(self) -> list[Device]:
-        """Every device the drivers see now (refreshes the cache ``get_device`` uses)."""
-        event = await self._call(_LISTING, "list")
+        """Every device the drivers see now (refreshes the cache ``get_device`` uses).
+
+        A driver that cannot run on this system (python-sane not installed) has no devices:
+        the listing is empty, not an error, and no worker is started for it again during the
+        manager's life (installing python-sane takes a restart, like any other dependency).
+        """
+        if self._missing is not None:
+            self._devices = {}
+            return []
+        try:
+            event = await self._call(_LISTING, "list")
+        except DriverUnavailable as exc:
+            if not is_driver_missing(exc):
+                raise
+            log.warning("no devices: the %s driver is %s", exc.detail.get("driver"),
+                        exc.message)
+            self._missing = exc
+            self._devices = {}
+            return []
         devices = [Device.model_validate(d) for d in event.get("devices", [])]
         self._devices = {d.id: d for d in devices}
         return devices
 
     async def get_device(self, device_id: str) -> Device:
-        """One device by id (listing again if it is not known yet); DeviceNotFound if absent."""
+        """One device by id (listing again if it is not known yet); DeviceNotFound if absent,
+        DriverUnavailable if the driver cannot run on this system."""
         if self._devices is None or device_id not in self._devices:
             await self.list_devices()
         assert self._devices is not None
         device = self._devices.get(device_id)
+        if device is None and self._missing is not None:
+            raise DriverUnavailable(self._missing.message, device=device_id,
+                                    **self._missing.detail)
         if device is None:
             raise DeviceNotFound(f"no device {device_id!r}; list the devices to see their ids",
                                  device=device_id)

@@ -33,13 +33,13 @@ from typing import IO, Any
 from pydantic import ValidationError
 
 from scanlet.childproc import arm_in_child
+from scanlet.devices.availability import driver_unavailable, sane_unavailable
 from scanlet.devices.driver import Driver
 from scanlet.devices.pipeline import PageStore
 from scanlet.devices.protocol import PROTOCOL_VERSION, dumps, loads
 from scanlet.errors import (
     DeviceBusy,
     DriverError,
-    DriverUnavailable,
     InvalidSetting,
     RequestError,
     ScanletError,
@@ -128,11 +128,13 @@ class _Channel:
 
 
 def _open_driver(store: PageStore) -> Driver:
-    try:
-        from scanlet.devices.sane_driver import SaneDriver
-    except ImportError as exc:
-        raise DriverUnavailable(f"python-sane cannot be loaded: {exc}; install libsane and "
-                                "python-sane") from exc
+    """The SANE driver; DriverUnavailable ("not available on this system: ...") when
+    python-sane is not installed or cannot load (the service then lists no devices)."""
+    reason = sane_unavailable()
+    if reason is not None:
+        raise driver_unavailable(reason)
+    from scanlet.devices.sane_driver import SaneDriver
+
     return SaneDriver(store)
 
 

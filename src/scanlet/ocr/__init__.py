@@ -5,7 +5,7 @@
 - :mod:`scanlet.ocr.pool`: :class:`OcrPool`, many pages on every core, progress and cancel,
   blocking and asyncio entry points.
 - :mod:`scanlet.ocr.searchable`: the searchable PDF (our image PDF + tesseract's invisible
-  text layer); imported on its own because it loads pikepdf and img2pdf.
+  text layer); imported on its own because it loads pikepdf.
 """
 
 from scanlet.ocr.pool import OcrPage, OcrPool

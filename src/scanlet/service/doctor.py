@@ -25,6 +25,7 @@ import importlib.metadata
 import shutil
 import socket
 import subprocess
+import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Literal
@@ -35,6 +36,7 @@ from rich.markup import escape
 
 from scanlet import __version__
 from scanlet.config import Home, Settings, is_remote, load_settings
+from scanlet.devices.availability import NOT_AVAILABLE, sane_unavailable
 from scanlet.errors import ConfigError, ScanletError
 from scanlet.security import homecheck
 from scanlet.service import crash, monitor
@@ -314,8 +316,8 @@ def _devices(ctx: _Context, section: Section) -> None:
 
 
 def _dependencies(ctx: _Context, section: Section) -> None:
-    required = [("python-sane", "sane", "scanning (install libsane and python-sane)"),
-                ("Pillow", "PIL", "images"), ("numpy", "numpy", "imaging"),
+    _sane_driver(section)
+    required = [("Pillow", "PIL", "images"), ("numpy", "numpy", "imaging"),
                 ("opencv-python-headless", "cv2", "deskew and cameras"),
                 ("pikepdf", "pikepdf", "PDF output"), ("pypdfium2", "pypdfium2", "PDF import"),
                 ("zxing-cpp", "zxingcpp", "barcodes")]
@@ -340,6 +342,27 @@ def _dependencies(ctx: _Context, section: Section) -> None:
         else:
             section.add("warn" if program == "jpegtran" else "info",
                         f"{program}: not found; used for {purpose}")
+
+
+def _sane_driver(section: Section) -> None:
+    """python-sane is optional (only where SANE exists): missing, it is a warning saying why
+    there are no scanners, never a failure; on systems without SANE only information."""
+    reason = sane_unavailable()
+    if reason is None:
+        section.add("ok", f"python-sane {_dist_version('python-sane')}")
+        return
+    hint = _SANE_HINTS.get(sys.platform, "SANE does not exist on this system; importing files, "
+                                         "OCR and export work without it")
+    section.add("warn" if sys.platform in _SANE_HINTS else "info",
+                f"SANE driver: {NOT_AVAILABLE}: {reason}; no scanners can be listed", hint)
+
+
+#: How to get python-sane where SANE exists (it is built against libsane's headers).
+_SANE_HINTS = {
+    "linux": "install libsane-dev (Debian/Ubuntu; scripts/install does), then "
+             "pip install python-sane",
+    "darwin": "brew install sane-backends, then pip install 'scanlet[sane]'",
+}
 
 
 def _tesseract(ctx: _Context, section: Section) -> None:
