@@ -14,7 +14,7 @@ from pathlib import Path
 
 from packaging.requirements import Requirement
 
-SRC = Path(__file__).resolve().parent.parent / "src" / "scanlet"
+ROOT = Path(__file__).resolve().parent.parent
 
 
 def _name(dist: str) -> str:
@@ -42,14 +42,11 @@ def test_python_sane_only_where_sane_exists() -> None:
     assert "pillow" in required("win32")  # the rest is everywhere
 
 
-def test_src_imports_only_runtime_dependencies() -> None:
-    """Every third-party module src/ imports (lazy imports too) comes from a distribution the
-    plain install declares; img2pdf, used by tests and benchmarks only, is in the test extra."""
-    runtime = required("linux")
-    assert "img2pdf" not in runtime and "img2pdf" in required("linux", "test")
-    owners = importlib.metadata.packages_distributions()
-    wrong: dict[str, set[str]] = {}
-    for path in SRC.rglob("*.py"):
+def third_party_imports(root: Path, local: set[str]) -> dict[str, set[str]]:
+    """Top-level module -> files under ``root`` importing it (lazy imports too), leaving out
+    the standard library and ``local`` modules."""
+    found: dict[str, set[str]] = {}
+    for path in root.rglob("*.py"):
         for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
             if isinstance(node, ast.Import):
                 modules = [alias.name for alias in node.names]
@@ -59,9 +56,33 @@ def test_src_imports_only_runtime_dependencies() -> None:
                 continue
             for module in modules:
                 top = module.partition(".")[0]
-                if top == "scanlet" or top in sys.stdlib_module_names:
-                    continue
-                dists = {_name(d) for d in owners.get(top, [top])}
-                if not dists & runtime:
-                    wrong.setdefault(top, set()).add(str(path.relative_to(SRC)))
+                if top not in local and top not in sys.stdlib_module_names:
+                    found.setdefault(top, set()).add(str(path.relative_to(ROOT)))
+    return found
+
+
+def undeclared(imports: dict[str, set[str]], declared: set[str]) -> dict[str, set[str]]:
+    """The imports whose distribution is not in ``declared``."""
+    owners = importlib.metadata.packages_distributions()
+    return {top: files for top, files in imports.items()
+            if not {_name(d) for d in owners.get(top, [top])} & declared}
+
+
+def test_src_imports_only_runtime_dependencies() -> None:
+    """Every third-party module src/ imports comes from a distribution the plain install
+    declares; img2pdf, used by tests and benchmarks only, is in the test extra."""
+    runtime = required("linux")
+    assert "img2pdf" not in runtime and "img2pdf" in required("linux", "test")
+    wrong = undeclared(third_party_imports(ROOT / "src", {"scanlet"}), runtime)
     assert not wrong, f"imported by src/ but not a runtime dependency: {wrong}"
+
+
+def test_test_extra_covers_tests_and_benchmarks() -> None:
+    """``pip install -e .[test]`` (scripts/install) brings everything the suite and the
+    benchmarks import, not only by luck through another package's dependencies."""
+    local = {"scanlet", "tests", "benchmarks"} | {
+        path.stem for folder in ("tests", "benchmarks") for path in (ROOT / folder).rglob("*.py")}
+    declared = required("linux", "test")
+    for folder in ("tests", "benchmarks"):
+        wrong = undeclared(third_party_imports(ROOT / folder, local), declared)
+        assert not wrong, f"imported by {folder}/ but not declared: {wrong}"
