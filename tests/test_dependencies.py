@@ -1,5 +1,6 @@
-"""The installed package's declared dependencies: python-sane only where SANE exists, and
-nothing under src/ importing a distribution that only the test extra brings (img2pdf, psutil).
+"""The installed package's declared dependencies: python-sane only where SANE exists, nothing
+under src/ importing a distribution that only the test extra brings (img2pdf, psutil), and the
+test extra bringing everything tests/ and benchmarks/ import.
 
 Read from the installed metadata (what pip resolves), not from pyproject.toml's text.
 """
