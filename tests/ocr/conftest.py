@@ -3,6 +3,8 @@ real page store holding scanned pages."""
 
 from __future__ import annotations
 
+import contextlib
+import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -89,3 +91,76 @@ def wait_for_tesseracts(count: int, timeout: float = 20) -> list[psutil.Process]
             return running
         time.sleep(0.01)
     raise AssertionError(f"{count} tesseract processes never ran at once")
+
+
+class Freezer(threading.Thread):
+    """Stops (SIGSTOP) the first ``limit`` tesseract children of this process as they appear:
+    those whose input file is as long as ``image`` (all, if None), once each has used
+    ``min_cpu`` seconds of CPU. A frozen page can never finish, whatever the machine's speed,
+    so a run that returns anyway has killed it; and a test can look at it meanwhile (its
+    threads and environment are recorded at the freeze). Leaving the ``with`` block (or
+    :meth:`thaw`) lets the frozen ones run on."""
+
+    def __init__(self, limit: int, *, image: bytes | None = None, min_cpu: float = 0.0) -> None:
+        super().__init__(daemon=True)
+        self.limit = limit
+        self.size = None if image is None else len(image)
+        self.min_cpu = min_cpu
+        self.frozen: list[psutil.Process] = []
+        self.threads: list[int] = []
+        self.thread_limits: list[str | None] = []
+        self._skipped: set[int] = set()
+        self._stopping = threading.Event()
+        self._full = threading.Event()
+
+    def _matches(self, proc: psutil.Process) -> bool:
+        if self.size is None:
+            return True
+        return Path(proc.cmdline()[1]).stat().st_size == self.size
+
+    def run(self) -> None:
+        while not self._stopping.is_set() and len(self.frozen) < self.limit:
+            for proc in tesseract_children():
+                if proc in self.frozen or proc.pid in self._skipped:
+                    continue
+                try:
+                    if not self._matches(proc):
+                        self._skipped.add(proc.pid)
+                        continue
+                    cpu = proc.cpu_times()
+                    if cpu.user + cpu.system < self.min_cpu:
+                        continue
+                    proc.suspend()
+                    self.threads.append(proc.num_threads())
+                    self.thread_limits.append(proc.environ().get("OMP_THREAD_LIMIT"))
+                except (psutil.NoSuchProcess, OSError, IndexError):
+                    continue  # gone meanwhile, or not exec'ed yet
+                self.frozen.append(proc)
+                if len(self.frozen) == self.limit:
+                    break
+            time.sleep(0.01)
+        self._full.set()
+
+    def wait_full(self, timeout: float = 60) -> list[psutil.Process]:
+        """The frozen processes, once ``limit`` are (``timeout`` guards against a hang)."""
+        assert self._full.wait(timeout) and len(self.frozen) == self.limit, (
+            f"only {len(self.frozen)} of {self.limit} tesseracts were frozen")
+        return list(self.frozen)
+
+    def thaw(self) -> None:
+        for proc in self.frozen:
+            with contextlib.suppress(psutil.NoSuchProcess):
+                proc.resume()
+
+    def gone(self) -> bool:
+        """Every frozen process has ended (and was reaped)."""
+        return not any(proc.is_running() for proc in self.frozen)
+
+    def __enter__(self) -> Freezer:
+        self.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stopping.set()
+        self.join()
+        self.thaw()

@@ -11,7 +11,7 @@ import pytest
 
 from scanlet.errors import InvalidSetting
 from scanlet.ocr import OcrCancelled, OcrError, OcrPage, OcrPool, OcrResult
-from tests.ocr.conftest import ScannedText, tesseract_children, wait_for_tesseracts
+from tests.ocr.conftest import Freezer, ScannedText, tesseract_children
 
 
 class Sampler(threading.Thread):
@@ -23,6 +23,8 @@ class Sampler(threading.Thread):
         self.most_at_once = 0
         self.most_threads = 0
         self.thread_limits: set[str | None] = set()
+        self.samples = 0
+        self.sampled = threading.Condition()
 
     def run(self) -> None:
         while not self.stop.is_set():
@@ -38,7 +40,17 @@ class Sampler(threading.Thread):
                         self.thread_limits.add(environ.get("OMP_THREAD_LIMIT"))
                 except psutil.NoSuchProcess:
                     continue
+            with self.sampled:
+                self.samples += 1
+                self.sampled.notify_all()
             time.sleep(0.02)
+
+    def wait_for_samples(self, count: int = 2, timeout: float = 30) -> None:
+        """Block until ``count`` more samples were taken (``timeout`` guards against a hang):
+        what holds meanwhile is in the counts, however slowly this thread is scheduled."""
+        with self.sampled:
+            wanted = self.samples + count
+            assert self.sampled.wait_for(lambda: self.samples >= wanted, timeout)
 
     def __enter__(self) -> Sampler:
         self.start()
@@ -61,9 +73,18 @@ def test_pages_in_order_with_progress_one_tesseract_per_worker(
         pool: OcrPool, scans: list[ScannedText]) -> None:
     calls: list[tuple[int, int, int]] = []
     pages = [OcrPage(scan.data, dpi=300) for scan in scans]
-    with Sampler() as sampler:
+
+    def hold_two_until_sampled(sampler: Sampler, freezer: Freezer) -> None:
+        freezer.wait_full()  # two pages at once, held there until the sampler has seen them
+        sampler.wait_for_samples()
+        freezer.thaw()
+
+    with Sampler() as sampler, Freezer(2) as freezer:
+        holder = threading.Thread(target=hold_two_until_sampled, args=(sampler, freezer))
+        holder.start()
         results = pool.run(pages, progress=lambda d, t: calls.append(
             (d, t, threading.get_ident())))
+        holder.join()
     assert_texts(results, scans)
     assert [(d, t) for d, t, _ in calls] == [(1, 4), (2, 4), (3, 4), (4, 4)]
     assert {ident for *_, ident in calls} == {threading.get_ident()}
@@ -87,35 +108,38 @@ def test_pages_can_be_loaded_lazily(pool: OcrPool, scans: list[ScannedText]) -> 
     assert all(r.hocr is not None and r.pdf is None for r in results)
 
 
+@pytest.mark.timeout(90)  # a pool that waited for the frozen pages would hang here
 def test_cancel_mid_run_kills_tesseracts(pool: OcrPool, dense_png: bytes) -> None:
     cancel = threading.Event()
     calls: list[tuple[int, int]] = []
     sampler = Sampler()
-    cancelled_at: list[float] = []
+    # Frozen once each has worked a second of CPU (OpenMP would have started threads by then,
+    # were it allowed): the pages can then never finish, so only killing them ends the run.
+    freezer = Freezer(2, min_cpu=1.0)
 
-    def cancel_while_running() -> None:
-        wait_for_tesseracts(2)
-        time.sleep(1.5)  # long enough for OpenMP to have started threads, were it allowed
-        cancelled_at.append(time.monotonic())
+    def cancel_while_frozen() -> None:
+        freezer.wait_full()
         cancel.set()
 
-    helper = threading.Thread(target=cancel_while_running)
-    with sampler:
+    helper = threading.Thread(target=cancel_while_frozen)
+    with sampler, freezer:
         helper.start()
         with pytest.raises(OcrCancelled) as caught:
             pool.run([OcrPage(dense_png, dpi=300)] * 4, progress=lambda d, t: calls.append((d, t)),
                      cancel=cancel)
-        returned = time.monotonic()
-    helper.join()
+        helper.join()
+        assert freezer.gone()
     assert caught.value.code == "ocr_cancelled"
-    assert returned - cancelled_at[0] < 1.0  # each page needs several seconds
     assert calls == []
     assert tesseract_children() == []
-    assert sampler.most_at_once == 2
-    assert sampler.most_threads == 1
-    assert sampler.thread_limits == {"1"}
+    assert freezer.threads == [1, 1]
+    assert freezer.thread_limits == ["1", "1"]
+    assert sampler.most_at_once <= 2
+    assert sampler.most_threads <= 1
+    assert sampler.thread_limits <= {"1"}
 
 
+@pytest.mark.timeout(90)  # a pool that waited for the frozen dense pages would hang here
 def test_progress_raising_aborts_the_run(pool: OcrPool, scans: list[ScannedText],
                                          dense_png: bytes) -> None:
     calls: list[int] = []
@@ -125,22 +149,22 @@ def test_progress_raising_aborts_the_run(pool: OcrPool, scans: list[ScannedText]
         raise RuntimeError("client went away")
 
     pages = [OcrPage(scans[0].data, dpi=300)] + [OcrPage(dense_png, dpi=300)] * 3
-    started = time.monotonic()
-    with pytest.raises(RuntimeError, match="client went away"):
-        pool.run(pages, progress=progress)
+    with Freezer(3, image=dense_png) as freezer, \
+            pytest.raises(RuntimeError, match="client went away"):
+        pool.run(pages, progress=progress)  # the dense pages can never finish
+    assert freezer.gone()
     assert calls == [1]
-    assert time.monotonic() - started < 3.0  # three dense pages would take far longer
     assert tesseract_children() == []
 
 
+@pytest.mark.timeout(90)  # a pool that waited for the frozen dense pages would hang here
 def test_a_failing_page_stops_the_run(pool: OcrPool, scans: list[ScannedText],
                                       dense_png: bytes) -> None:
     pages = [OcrPage(dense_png, dpi=300), OcrPage(b"not an image"),
              OcrPage(dense_png, dpi=300), OcrPage(scans[0].data, dpi=300)]
-    started = time.monotonic()
-    with pytest.raises(OcrError) as caught:
-        pool.run(pages)
-    assert time.monotonic() - started < 3.0  # the dense pages were not left to finish
+    with Freezer(3, image=dense_png) as freezer, pytest.raises(OcrError) as caught:
+        pool.run(pages)  # the dense pages can never finish
+    assert freezer.gone()
     assert caught.value.code == "ocr_failed"
     assert caught.value.detail["page"] == 1
     assert tesseract_children() == []
@@ -166,63 +190,63 @@ def test_closed_pool_refuses_work(scans: list[ScannedText]) -> None:
         pool.run([OcrPage(scans[0].data)])
 
 
+@pytest.mark.timeout(90)  # a run_async that blocked the loop would hang here
 def test_run_async_keeps_the_loop_responsive(pool: OcrPool, scans: list[ScannedText]) -> None:
-    async def main() -> tuple[list[OcrResult], list[tuple[int, int, int]], float, int]:
+    freezer = Freezer(1)
+
+    async def main() -> tuple[list[OcrResult], list[tuple[int, int, int]], int]:
         loop_thread = threading.get_ident()
         calls: list[tuple[int, int, int]] = []
-        gaps: list[float] = []
-        running = True
-
-        async def ticker() -> None:
-            last = time.monotonic()
-            while running:
-                await asyncio.sleep(0.01)
-                now = time.monotonic()
-                gaps.append(now - last)
-                last = now
-
-        ticking = asyncio.create_task(ticker())
         pages = [OcrPage(scan.data, dpi=300) for scan in scans] * 2
-        results = await pool.run_async(
-            pages, progress=lambda d, t: calls.append((d, t, threading.get_ident())))
-        running = False
-        await ticking
-        return results, calls, max(gaps), loop_thread
+        running = asyncio.create_task(pool.run_async(
+            pages, progress=lambda d, t: calls.append((d, t, threading.get_ident()))))
+        # A page is frozen, so the run cannot finish: that this coroutine goes on (its
+        # awaits need the loop) shows the run does not hold the loop while pages are OCRed.
+        await asyncio.to_thread(freezer.wait_full)
+        for _ in range(10):
+            await asyncio.sleep(0.01)
+        assert not running.done()
+        freezer.thaw()
+        return await running, calls, loop_thread
 
-    results, calls, worst_gap, loop_thread = asyncio.run(main())
+    with freezer:
+        results, calls, loop_thread = asyncio.run(main())
     assert_texts(results, scans * 2)
     assert [(d, t) for d, t, _ in calls] == [(i, 8) for i in range(1, 9)]
     assert {ident for *_, ident in calls} == {loop_thread}
-    # The 8 pages take over a second; a loop blocked by OCR would miss its ticks that long.
-    assert worst_gap < 0.5, worst_gap
 
 
+@pytest.mark.timeout(90)  # a cancel that waited for the frozen pages would hang here
 def test_run_async_cancelled_by_the_task(pool: OcrPool, dense_png: bytes) -> None:
-    async def main() -> float:
+    freezer = Freezer(2)
+
+    async def main() -> None:
         task = asyncio.create_task(pool.run_async([OcrPage(dense_png, dpi=300)] * 4))
-        await asyncio.to_thread(wait_for_tesseracts, 2)
-        cancelled_at = time.monotonic()
+        await asyncio.to_thread(freezer.wait_full)  # two pages that can never finish
         task.cancel()
         with pytest.raises(asyncio.CancelledError):
             await task
-        return time.monotonic() - cancelled_at
 
-    assert asyncio.run(main()) < 1.0
+    with freezer:
+        asyncio.run(main())
+        assert freezer.gone()
     assert tesseract_children() == []
 
 
+@pytest.mark.timeout(90)  # a cancel that waited for the frozen pages would hang here
 def test_run_async_cancel_event(pool: OcrPool, dense_png: bytes) -> None:
     cancel = threading.Event()
+    freezer = Freezer(2)
 
-    async def main() -> float:
+    async def main() -> None:
         running = asyncio.create_task(
             pool.run_async([OcrPage(dense_png, dpi=300)] * 3, cancel=cancel))
-        await asyncio.to_thread(wait_for_tesseracts, 2)
-        cancelled_at = time.monotonic()
+        await asyncio.to_thread(freezer.wait_full)  # two pages that can never finish
         cancel.set()
         with pytest.raises(OcrCancelled):
             await running
-        return time.monotonic() - cancelled_at
 
-    assert asyncio.run(main()) < 1.0
+    with freezer:
+        asyncio.run(main())
+        assert freezer.gone()
     assert tesseract_children() == []

@@ -6,7 +6,6 @@ import io
 import re
 import subprocess
 import threading
-import time
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
@@ -25,7 +24,7 @@ from scanlet.ocr import (
     languages,
     run_page,
 )
-from tests.ocr.conftest import ScannedText, tesseract_children, wait_for_tesseracts
+from tests.ocr.conftest import Freezer, ScannedText, tesseract_children
 from tests.ocr.pages import encode, scanned, text_page
 
 XHTML = "{http://www.w3.org/1999/xhtml}"
@@ -146,30 +145,32 @@ def test_not_an_image_fails_cleanly() -> None:
     assert tesseract_children() == []
 
 
+@pytest.mark.timeout(90)  # a timeout that waited for the frozen page would hang here
 def test_timeout_kills_tesseract(dense_png: bytes) -> None:
-    started = time.monotonic()
-    with pytest.raises(OcrTimeout) as caught:
+    # Frozen as soon as it runs, so that it can never finish (0.5 s is also far too short
+    # for this page unfrozen: the freezer may come too late on a busy machine).
+    with Freezer(1) as freezer, pytest.raises(OcrTimeout) as caught:
         run_page(dense_png, dpi=300, timeout=0.5)
     assert caught.value.code == "ocr_timeout"
-    assert time.monotonic() - started < 2.0
+    assert freezer.gone()
     assert tesseract_children() == []
 
 
+@pytest.mark.timeout(90)  # a cancel that waited for the frozen page would hang here
 def test_cancel_kills_tesseract(dense_png: bytes) -> None:
     cancel = threading.Event()
-    cancelled_at: list[float] = []
+    freezer = Freezer(1)
 
-    def cancel_when_running() -> None:
-        wait_for_tesseracts(1)
-        cancelled_at.append(time.monotonic())
+    def cancel_when_frozen() -> None:
+        freezer.wait_full()  # the page can never finish now
         cancel.set()
 
-    helper = threading.Thread(target=cancel_when_running)
-    helper.start()
-    with pytest.raises(OcrCancelled) as caught:
-        run_page(dense_png, dpi=300, cancel=cancel)
-    returned = time.monotonic()
-    helper.join()
+    helper = threading.Thread(target=cancel_when_frozen)
+    with freezer:
+        helper.start()
+        with pytest.raises(OcrCancelled) as caught:
+            run_page(dense_png, dpi=300, cancel=cancel, timeout=60)
+        helper.join()
+        assert freezer.gone()
     assert caught.value.code == "ocr_cancelled"
-    assert returned - cancelled_at[0] < 1.0  # a page of this size takes several seconds
     assert tesseract_children() == []
