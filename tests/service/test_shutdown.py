@@ -6,7 +6,6 @@ import io
 import json
 import signal
 import sqlite3
-import time
 
 from PIL import Image
 from websockets.sync.client import connect
@@ -31,11 +30,11 @@ def test_sigterm_to_monitor_mid_job_interrupts_job_keeps_pages_checkpoints_index
                 announced.append(event["page"]["id"])
 
     monitored.process.send_signal(signal.SIGTERM)
-    stopping = time.monotonic()
-    assert monitored.process.wait(timeout=30) == 0
-    assert time.monotonic() - stopping < 10 + 5  # shutdown_grace + the monitor's margin
+    assert monitored.process.wait(timeout=60) == 0  # a guard only
     assert not alive(pid)
+    # Within its shutdown grace: serve ended on the SIGTERM, the monitor never had to kill it.
     assert f"serve (pid {pid}) stopped (killed by SIGTERM)" in monitored.log
+    assert "did not stop within" not in monitored.log
     assert "crash report" not in monitored.log
     assert list((monitored.home / "dump").iterdir()) == []
 
