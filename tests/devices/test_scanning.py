@@ -7,7 +7,6 @@ import asyncio
 import io
 import os
 import stat
-import time
 from pathlib import Path
 
 import pytest
@@ -223,14 +222,12 @@ def test_cancel_mid_feeder_scan_keeps_pages_and_worker(env: Env) -> None:
                     pages.append(page)
                     if len(pages) == 2:
                         pid = manager.worker_pids()["sane:test:0"]
-                        started = time.monotonic()
                         await session.cancel()
-                        # stopped by the worker itself (sane_cancel), not by the kill after
-                        # the grace period
-                        assert time.monotonic() - started < 3
             assert 2 <= len(pages) < 10
             for page in pages:
                 assert env.image(page).size == (620, 876)
+            # Stopped by the worker itself (sane_cancel), not by the kill after the grace
+            # period: the same worker still runs.
             assert manager.worker_pids()["sane:test:0"] == pid
             after, error = await collect(manager, {**FEEDER, "pages": 1})
             assert error is None and len(after) == 1
