@@ -7,7 +7,6 @@ import hashlib
 import os
 import ssl
 import threading
-import time
 import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -195,12 +194,10 @@ def test_cancel_after_first_progress(ftp_server: Server, big_file: Path) -> None
         seen.append(sent)
         cancel.set()
 
-    start = time.monotonic()
     with pytest.raises(UploadCancelled):
         upload_ftp(big_file, ftp_target(ftp_server, "/in/cancelled.pdf"), user=USER,
                    password=PASSWORD, progress=progress, cancel=cancel)
-    assert time.monotonic() - start < 5
-    assert seen == [64 * 1024]
+    assert seen == [64 * 1024]  # stopped at the next block after the cancel
 
 
 def test_connection_refused_is_retried(big_file: Path) -> None:
