@@ -2,11 +2,14 @@
 ``PR_SET_PDEATHSIG`` through ``scanlet.childproc``): tesseract run by the OCR pool (in a plain
 Python process and in a real ``scanlet serve``), tesseract OSD (orientation) and jpegtran.
 
-Each test starts its own child process, waits until that child runs the helper, SIGKILLs the
-child by its pid and then waits (at most :data:`GONE_WITHIN` seconds) for the helper's pid to
-disappear. The inputs are slow enough that a helper left running would still be busy long
-after that bound: a tall page of dense text (about 10 s of tesseract), and for OSD and
-jpegtran a launcher that waits a minute before it execs the real program.
+Each test starts its own child process, waits until that child runs the helper, stops the
+helper (SIGSTOP: it can then never finish its work, however fast the machine), SIGKILLs the
+child by its pid and then waits for the helper's pid to disappear (:data:`GONE_WITHIN` is a
+guard against a hang only; the children stay in pytest's process group, so the kernel's
+SIGHUP to a newly orphaned group with stopped members never kills a helper instead of the
+death signal). The inputs are slow as well: a tall page of dense text (about
+10 s of tesseract), and for OSD and jpegtran a launcher that waits a minute before it execs
+the real program.
 """
 
 from __future__ import annotations
@@ -33,8 +36,9 @@ pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"),
                                 reason="PR_SET_PDEATHSIG is Linux only")
 
 ROOT = Path(__file__).resolve().parents[2]
-#: Seconds a helper may survive the death of its parent.
-GONE_WITHIN = 5.0
+#: Seconds a (stopped) helper may survive the death of its parent: a guard against a hang;
+#: a stopped helper that the parent's death did not kill would stay forever.
+GONE_WITHIN = 60.0
 
 
 @pytest.fixture(scope="module")
@@ -74,14 +78,21 @@ def wait_for_children(parent: subprocess.Popen[bytes] | int, count: int, *,
     raise AssertionError(f"{count} children named {name} never ran")
 
 
-def kill_and_expect_gone(pid: int, helpers: list[psutil.Process]) -> float:
-    """SIGKILL ``pid``; seconds until every helper is gone (fails after GONE_WITHIN)."""
+def kill_and_expect_gone(pid: int, helpers: list[psutil.Process]) -> None:
+    """Stop every helper (so that none can end by finishing its work), SIGKILL ``pid`` and
+    wait until every helper is gone (fails after GONE_WITHIN)."""
     assert helpers and all(not gone(h) for h in helpers)
+    for helper in helpers:
+        helper.suspend()
+    deadline = time.monotonic() + GONE_WITHIN  # SIGSTOP is delivered asynchronously
+    while not all(h.status() == psutil.STATUS_STOPPED for h in helpers):
+        assert time.monotonic() < deadline, [h.status() for h in helpers]
+        time.sleep(0.01)
     killed = time.monotonic()
     os.kill(pid, signal.SIGKILL)
     while time.monotonic() - killed < GONE_WITHIN:
         if all(gone(h) for h in helpers):
-            return time.monotonic() - killed
+            return
         time.sleep(0.02)
     alive = [h.pid for h in helpers if not gone(h)]
     raise AssertionError(f"helpers {alive} outlived their SIGKILLed parent {pid}")
@@ -132,8 +143,7 @@ def test_pool_tesseracts_die_with_their_process(tmp_path: Path, tall_dense_png: 
     try:
         tesseracts = wait_for_children(child, 2, name="tesseract")
         leftovers.extend(tesseracts)
-        time.sleep(0.3)  # well into the page: tesseract would need seconds more
-        took = kill_and_expect_gone(child.pid, tesseracts)
+        kill_and_expect_gone(child.pid, tesseracts)
     finally:
         if child.poll() is None:
             child.kill()
@@ -141,7 +151,6 @@ def test_pool_tesseracts_die_with_their_process(tmp_path: Path, tall_dense_png: 
         if child.stderr:
             child.stderr.close()
     assert child.returncode == -signal.SIGKILL
-    assert took < GONE_WITHIN
 
 
 ORIENT_CHILD = """
@@ -224,7 +233,6 @@ def test_ocr_task_tesseracts_die_with_a_killed_service(tmp_path: Path, tall_dens
             assert started.status_code == 202, started.text
         tesseracts = wait_for_children(service.process.pid, 1, name="tesseract")
         leftovers.extend(tesseracts)
-        time.sleep(0.3)
         kill_and_expect_gone(service.process.pid, tesseracts)
         service.process.wait(timeout=10)
         with pytest.raises(httpx.HTTPError):
