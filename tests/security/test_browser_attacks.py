@@ -761,11 +761,14 @@ def test_csrf_forms_images_and_no_cors_requests_change_nothing(
     results = page.evaluate(SCRIPTED_ATTACKS, [service.url, targets])
     readable = [r for r in results if r[2] in ("cors", "basic") and r[3] < 400]
     assert not readable, readable
-    time.sleep(0.3)  # let beacons land
+    # Beacons land after the script returns: wait until each target's answer is in the log
+    # (waiting through Playwright, which delivers the DevTools events meanwhile).
+    deadline = time.monotonic() + 30  # a guard only
     for method, path, _b in targets:
-        answered = [e for e in log.find(service.url + path) if e.status is not None
-                    and e.method != "GET"]
-        assert answered, (method, path)
+        while not (answered := [e for e in log.find(service.url + path)
+                                if e.status is not None and e.method != "GET"]):
+            assert time.monotonic() < deadline, (method, path)
+            page.wait_for_timeout(50)
         accepted = [vars(e) for e in answered
                     if e.status is not None and e.status < 400]
         assert not accepted, accepted
