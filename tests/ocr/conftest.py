@@ -95,7 +95,7 @@ def wait_for_tesseracts(count: int, timeout: float = 20) -> list[psutil.Process]
 
 class Freezer(threading.Thread):
     """Stops (SIGSTOP) the first ``limit`` tesseract children of this process as they appear:
-    those whose input file is as long as ``image`` (all, if None), once each has used
+    page runs whose input file is as long as ``image`` (any page, if None), once each has used
     ``min_cpu`` seconds of CPU. A frozen page can never finish, whatever the machine's speed,
     so a run that returns anyway has killed it; and a test can look at it meanwhile (its
     threads and environment are recorded at the freeze). Leaving the ``with`` block (or
@@ -114,9 +114,12 @@ class Freezer(threading.Thread):
         self._full = threading.Event()
 
     def _matches(self, proc: psutil.Process) -> bool:
-        if self.size is None:
-            return True
-        return Path(proc.cmdline()[1]).stat().st_size == self.size
+        # A page run (tesseract <scratch>/image <scratch>/page ...), never a quick query such
+        # as --list-langs, which the run waits for before it starts any page.
+        source = Path(proc.cmdline()[1])
+        if source.name != "image":
+            return False
+        return self.size is None or source.stat().st_size == self.size
 
     def run(self) -> None:
         while not self._stopping.is_set() and len(self.frozen) < self.limit:
