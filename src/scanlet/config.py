@@ -307,6 +307,7 @@ class Settings:
     worker_idle_timeout: float = 60.0
     worker_progress_timeout: float = 60.0
     worker_start_timeout: float = 20.0
+    list_max_age: float = 300.0
     ram_cache_mb: int = 256
     fsync: bool = True
     jpeg_quality: int = 85
@@ -405,6 +406,8 @@ _KEYS: dict[str, _Key] = {
                                     "seconds, a number > 0"),
     "worker_start_timeout": _Key("devices", "worker_start_timeout", _parse_positive,
                                  "seconds, a number > 0"),
+    "list_max_age": _Key("devices", "list_max_age", _parse_positive,
+                         "seconds, a number > 0"),
     "ram_cache_mb": _Key("buffer", "ram_cache_mb", _parse_positive_int,
                          "megabytes, an integer > 0"),
     "fsync": _Key("buffer", "fsync", _parse_bool, "true or false"),
@@ -576,6 +579,7 @@ _SERVICE_CONFIG_TEMPLATE = """\
 # worker_idle_timeout = 60
 # worker_progress_timeout = 60
 # worker_start_timeout = 20
+# list_max_age = 300
 
 [buffer]
 # ram_cache_mb = 256

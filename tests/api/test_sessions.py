@@ -11,7 +11,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 
 import httpx
 import psutil
@@ -48,9 +48,14 @@ def scan(http: httpx.Client, service: Service, **extra: object) -> None:
 
 
 def worker_processes(service: Service) -> set[psutil.Process]:
-    return {c for c in psutil.Process(service.process.pid).children()
-            if "scanlet.devices.worker" in " ".join(c.cmdline())
-            and c.status() != psutil.STATUS_ZOMBIE}
+    """The service's live scan workers (a listing worker stops right after its listing)."""
+    found = set()
+    for child in psutil.Process(service.process.pid).children():
+        with suppress(psutil.NoSuchProcess):  # ZombieProcess too: it just exited
+            if child.status() != psutil.STATUS_ZOMBIE \
+                    and "scanlet.devices.worker" in " ".join(child.cmdline()):
+                found.add(child)
+    return found
 
 
 def wait_for_workers(http: httpx.Client, count: int, within: float) -> float:

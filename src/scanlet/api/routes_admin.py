@@ -157,6 +157,8 @@ class AdminStatus(BaseModel):
     https: HttpsInfo
     log: LogLevel
     workers: int = Field(description="Scan worker processes running now")
+    device_listings: int = Field(0, description="Device listings completed since start "
+                                 "(`GET /v1/devices` answers from the last one)")
 
 
 def _read_certificate(path: Path) -> x509.Certificate:
@@ -246,7 +248,8 @@ def status(rt: Rt) -> AdminStatus:
         https=_https(rt),
         log=LogLevel.model_validate({"level": logs.current().level,
                                      "configured_level": rt.settings.log_level}),
-        workers=len(rt.devices.worker_pids()))
+        workers=len(rt.devices.worker_pids()),
+        device_listings=rt.devices.listing.listings)
 
 
 @router.get("/version", summary="Version, build, platform and library versions (admin only)")

@@ -15,8 +15,12 @@ Rt = Annotated[Runtime, Depends(runtime)]
 
 
 @router.get("", summary="List the scanners this computer can use")
-async def list_devices(rt: Rt) -> list[Device]:
-    return await rt.devices.list_devices()
+async def list_devices(
+    rt: Rt,
+    refresh: Annotated[bool, Query(description="List the devices now and wait for it, "
+                                   "instead of answering from the last listing")] = False,
+) -> list[Device]:
+    return await rt.devices.list_devices(refresh=refresh)
 
 
 @router.get("/{device_id:path}/capabilities",

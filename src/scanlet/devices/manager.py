@@ -9,6 +9,22 @@ worker that crashes or hangs is discarded (the request fails with DriverCrashed/
 and the next request gets a fresh one. Capabilities are cached per device id for the life of
 the manager.
 
+Listings are cached (listing_cache.py): ``list_devices`` answers from the last listing and
+refreshes it in the background once it is older than ``list_max_age``; a device id missing
+from it triggers one refresh before DeviceNotFound. Each listing runs in a fresh listing
+worker (stopped right after), so it sees what a fresh ``sane_init`` sees, as ``scanimage -L``
+does: backends such as ``test`` or ``net`` read their configuration only at init.
+
+Start-up: :meth:`DeviceManager.start` begins the first listing without waiting for it. A job
+for a device that this run has not listed yet goes straight to that device's worker, without
+waiting for the listing, only when the id was in the previous run's listing (saved to
+``listing_file``). SANE can open a device by name without listing, but the name is not checked
+against anything then: the ``net`` and ``escl`` backends connect to the host named in it, so
+opening any well-formed id a client sends would let it point the service at hosts of its
+choosing. Ids a listing on this machine produced were found by the backends themselves. If
+such a device cannot be opened, the running listing decides: absent, DeviceNotFound; present,
+one more try.
+
 Typical use::
 
     manager = DeviceManager(DeviceOptions(sane_config_dir=..., incoming_dir=..., cache_key=...))
@@ -23,7 +39,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import logging
+import os
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -32,9 +50,11 @@ from typing import Any
 
 from scanlet.devices.availability import is_driver_missing
 from scanlet.devices.bridge import WorkerClient, WorkerConfig
+from scanlet.devices.listing_cache import ListingCache
 from scanlet.devices.validate import validate_settings
 from scanlet.errors import (
     DeviceBusy,
+    DeviceError,
     DeviceNotFound,
     DriverCrashed,
     DriverTimeout,
@@ -63,6 +83,10 @@ class DeviceOptions:
     idle_timeout: float = 60.0
     progress_timeout: float = 60.0
     start_timeout: float = 20.0
+    #: Seconds a listing is answered from before a request refreshes it in the background.
+    list_max_age: float = 300.0
+    #: Where the last listing is kept for the next run (None: not kept).
+    listing_file: Path | None = None
     #: Awaited when a worker dies abnormally mid-request (see bridge.WorkerConfig.on_crash).
     on_worker_crash: Callable[[dict[str, Any]], Awaitable[None]] | None = None
 
@@ -96,7 +120,9 @@ class DeviceManager:
                                     sane_config_dir=options.sane_config_dir,
                                     on_crash=options.on_worker_crash)
         self._slots: dict[str, _Slot] = {}
-        self._devices: dict[str, Device] | None = None
+        self.listing = ListingCache(self._list_now, max_age=options.list_max_age,
+                                    seed=_load_listing(options.listing_file),
+                                    on_listed=self._save_listing)
         self._caps: dict[str, Capabilities] = {}
         #: The driver's "not available on this system" error, once a worker has reported it.
         self._missing: DriverUnavailable | None = None
@@ -105,15 +131,24 @@ class DeviceManager:
 
     # -- public API --------------------------------------------------------------------------
 
-    async def list_devices(self) -> list[Device]:
-        """Every device the drivers see now (refreshes the cache ``get_device`` uses).
+    def start(self) -> None:
+        """Begin the first listing in the background (at service start)."""
+        self.listing.refresh_soon()
+
+    async def list_devices(self, *, refresh: bool = False) -> list[Device]:
+        """The devices of the last listing (see the module docstring); ``refresh`` lists now
+        and waits for it.
 
         A driver that cannot run on this system (python-sane not installed) has no devices:
         the listing is empty, not an error, and no worker is started for it again during the
         manager's life (installing python-sane takes a restart, like any other dependency).
         """
+        devices = await (self.listing.refresh() if refresh else self.listing.current())
+        return list(devices.values())
+
+    async def _list_now(self) -> list[Device]:
+        """One listing by the listing worker (the cache's lister)."""
         if self._missing is not None:
-            self._devices = {}
             return []
         try:
             event = await self._call(_LISTING, "list")
@@ -123,19 +158,36 @@ class DeviceManager:
             log.warning("no devices: the %s driver is %s", exc.detail.get("driver"),
                         exc.message)
             self._missing = exc
-            self._devices = {}
             return []
-        devices = [Device.model_validate(d) for d in event.get("devices", [])]
-        self._devices = {d.id: d for d in devices}
-        return devices
+        return [Device.model_validate(d) for d in event.get("devices", [])]
+
+    def _save_listing(self, devices: list[Device]) -> None:
+        path = self.options.listing_file
+        if path is None:
+            return
+        try:
+            tmp = path.with_name(path.name + ".tmp")
+            tmp.write_text(json.dumps([d.model_dump(mode="json") for d in devices]))
+            os.replace(tmp, path)
+        except OSError as exc:
+            log.warning("cannot keep the device listing in %s: %s", path, exc)
 
     async def get_device(self, device_id: str) -> Device:
-        """One device by id (listing again if it is not known yet); DeviceNotFound if absent,
-        DriverUnavailable if the driver cannot run on this system."""
-        if self._devices is None or device_id not in self._devices:
-            await self.list_devices()
-        assert self._devices is not None
-        device = self._devices.get(device_id)
+        """One device by id from the last listing; one refresh if it is not there, then
+        DeviceNotFound if still absent, DriverUnavailable if the driver cannot run on this
+        system. Before this run's first listing ends, a device of the previous run's listing
+        is returned at once (see the module docstring)."""
+        cache = self.listing
+        if cache.devices is None:
+            seeded = cache.seed.get(device_id)
+            if seeded is not None:
+                cache.refresh_soon()
+                return seeded
+        else:
+            device = (await cache.current()).get(device_id)
+            if device is not None:
+                return device
+        device = (await cache.refresh()).get(device_id)
         if device is None and self._missing is not None:
             raise DriverUnavailable(self._missing.message, device=device_id,
                                     **self._missing.detail)
@@ -149,8 +201,17 @@ class DeviceManager:
         cached = self._caps.get(device_id)
         if cached is not None:
             return cached
+        confirmed = self.listing.devices is not None and device_id in self.listing.devices
         await self.get_device(device_id)
-        event = await self._call(device_id, "caps", device=device_id)
+        try:
+            event = await self._call(device_id, "caps", device=device_id)
+        except DeviceError:
+            if confirmed:
+                raise
+            # Only the previous run's listing had it: this run's listing decides.
+            self.listing.seed.pop(device_id, None)
+            await self.get_device(device_id)
+            event = await self._call(device_id, "caps", device=device_id)
         caps = Capabilities.model_validate(event["caps"])
         self._caps[device_id] = caps
         return caps
@@ -208,6 +269,7 @@ class DeviceManager:
     async def close(self) -> None:
         """Cancel running scans and stop every worker."""
         self._closed = True
+        await self.listing.close()
         for session in list(self._sessions):
             await session.cancel(grace=1.0)
         await asyncio.gather(*(self._stop_slot(slot) for slot in list(self._slots.values())),
@@ -224,6 +286,8 @@ class DeviceManager:
         slot = self._slots.get(key)
         if slot is None:
             slot = self._slots[key] = _Slot(key)
+            # Each listing in a fresh worker: it then sees what a fresh sane_init finds.
+            slot.orphaned = key == _LISTING
         return slot
 
     async def _client(self, slot: _Slot) -> WorkerClient:
@@ -439,3 +503,16 @@ class ScanSession:
     def _finish(self, outcome: BaseException | None) -> None:
         self._queue.put_nowait(outcome)
         self._done.set()
+
+
+def _load_listing(path: Path | None) -> list[Device]:
+    """The listing a previous run kept in ``path`` (none if absent or unreadable)."""
+    if path is None:
+        return []
+    try:
+        return [Device.model_validate(d) for d in json.loads(path.read_text())]
+    except FileNotFoundError:
+        return []
+    except (OSError, ValueError) as exc:
+        log.warning("ignoring the kept device listing %s: %s", path, exc)
+        return []

@@ -79,6 +79,8 @@ class Runtime:
             idle_timeout=settings.worker_idle_timeout,
             progress_timeout=settings.worker_progress_timeout,
             start_timeout=settings.worker_start_timeout,
+            list_max_age=settings.list_max_age,
+            listing_file=home.cache / "devices.json",
             on_worker_crash=self._worker_crashed,
         ))
         self.previews = PreviewBackfill(home, busy=lambda: self.jobs.scanning())
@@ -141,7 +143,9 @@ class Runtime:
                   info.reason, path)
 
     async def start(self) -> None:
-        """Recover the buffer after a crash and mark interrupted jobs."""
+        """Begin listing devices (in the background), recover the buffer after a crash and
+        mark interrupted jobs."""
+        self.devices.start()
         await asyncio.to_thread(self.store.recover)
         await self.jobs.start()
 
