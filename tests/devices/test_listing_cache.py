@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from scanlet.devices.manager import _LISTING
+from scanlet.devices.manager import _LISTING, DeviceManager
 from scanlet.devices.sane_config import prepare_demo_config
 from scanlet.errors import DeviceNotFound
 from scanlet.models import Device
@@ -123,5 +123,44 @@ def test_first_job_uses_the_previous_runs_listing_without_waiting(env: Env, conf
             with pytest.raises(DeviceNotFound):
                 await gone  # could not be opened, and the listing has it not
             assert manager.listing.listings == 1
+
+    env.run(body())
+
+
+def test_usb_nodes_coming_and_going_refresh_the_listing(env: Env, config: Path,
+                                                        tmp_path: Path) -> None:
+    """Real inotify (watchfiles) on a folder laid out like /dev/bus/usb."""
+    usb = tmp_path / "usb"
+    (usb / "001").mkdir(parents=True)
+
+    async def plugged(manager: DeviceManager, node: Path, present: bool) -> int:
+        """Listings once a refresh has followed plugging (or unplugging) ``node``: touched
+        again each round, since the watch may not be in place yet (60 s hang guard)."""
+        before = manager.listing.listings
+        for _ in range(600):
+            if present:
+                node.touch()
+                node.unlink()
+                node.touch()
+            else:
+                node.touch()
+                node.unlink()
+            await asyncio.sleep(0.1)
+            if manager.listing.listings > before and not manager.listing.refreshing:
+                return manager.listing.listings
+        raise AssertionError("no listing after a USB change")
+
+    async def body() -> None:
+        async with env.manager(sane_config_dir=config, usb_dir=usb) as manager:
+            events = manager.listing.subscribe()
+            manager.start()
+            await manager.list_devices()
+            offer_test_devices(config, 3)
+            await plugged(manager, usb / "001" / "004", present=True)
+            assert "sane:test:2" in await manager.listing.current()
+            assert events.get_nowait()["added"] == ["sane:test:2"]
+            offer_test_devices(config, 2)
+            await plugged(manager, usb / "001" / "004", present=False)
+            assert events.get_nowait()["removed"] == ["sane:test:2"]
 
     env.run(body())

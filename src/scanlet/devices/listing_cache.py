@@ -50,6 +50,7 @@ class ListingCache:
         self.listings = 0
         self._listed_at: float | None = None
         self._inflight: asyncio.Task[dict[str, Device]] | None = None
+        self._again = False  # list once more when the running listing ends
         self._subscribers: set[asyncio.Queue[dict[str, Any]]] = set()
 
     @property
@@ -60,17 +61,22 @@ class ListingCache:
     def stale(self) -> bool:
         return self._listed_at is None or time.monotonic() - self._listed_at > self.max_age
 
-    def refresh_soon(self) -> asyncio.Task[dict[str, Device]]:
-        """The running refresh, or a new one started now (not waited for)."""
+    def refresh_soon(self, *, fresh: bool = False) -> asyncio.Task[dict[str, Device]]:
+        """The running refresh, or a new one started now (not waited for). ``fresh``: the
+        result must come from a listing that starts from now on (the running one may have
+        started before a device was plugged in), so it lists once more after it."""
         if self._inflight is None or self._inflight.done():
+            self._again = False
             self._inflight = asyncio.get_running_loop().create_task(
                 self._refresh(), name="device listing")
             self._inflight.add_done_callback(_retrieve)
+        elif fresh:
+            self._again = True
         return self._inflight
 
-    async def refresh(self) -> dict[str, Device]:
+    async def refresh(self, *, fresh: bool = False) -> dict[str, Device]:
         """Wait for the running refresh, or a new one; raises the lister's error."""
-        return await asyncio.shield(self.refresh_soon())
+        return await asyncio.shield(self.refresh_soon(fresh=fresh))
 
     async def current(self) -> dict[str, Device]:
         """The last listing at once (refreshing it in the background when stale); waits only
@@ -98,6 +104,13 @@ class ListingCache:
                 await task
 
     async def _refresh(self) -> dict[str, Device]:
+        while True:
+            devices = await self._list_once()
+            if not self._again:
+                return devices
+            self._again = False
+
+    async def _list_once(self) -> dict[str, Device]:
         found = await self._lister()
         devices = {d.id: d for d in found}
         previous, self.devices = self.devices, devices

@@ -10,8 +10,9 @@ and the next request gets a fresh one. Capabilities are cached per device id for
 the manager.
 
 Listings are cached (listing_cache.py): ``list_devices`` answers from the last listing and
-refreshes it in the background once it is older than ``list_max_age``; a device id missing
-from it triggers one refresh before DeviceNotFound. Each listing runs in a fresh listing
+refreshes it in the background once it is older than ``list_max_age`` or when a USB device
+is plugged in or out (hotplug.py); a device id missing from it triggers one refresh before
+DeviceNotFound. Each listing runs in a fresh listing
 worker (stopped right after), so it sees what a fresh ``sane_init`` sees, as ``scanimage -L``
 does: backends such as ``test`` or ``net`` read their configuration only at init.
 
@@ -50,6 +51,7 @@ from typing import Any
 
 from scanlet.devices.availability import is_driver_missing
 from scanlet.devices.bridge import WorkerClient, WorkerConfig
+from scanlet.devices.hotplug import watch_usb
 from scanlet.devices.listing_cache import ListingCache
 from scanlet.devices.validate import validate_settings
 from scanlet.errors import (
@@ -87,6 +89,9 @@ class DeviceOptions:
     list_max_age: float = 300.0
     #: Where the last listing is kept for the next run (None: not kept).
     listing_file: Path | None = None
+    #: Folder whose USB device nodes are watched to refresh the listing (hotplug.py; None:
+    #: not watched).
+    usb_dir: Path | None = None
     #: Awaited when a worker dies abnormally mid-request (see bridge.WorkerConfig.on_crash).
     on_worker_crash: Callable[[dict[str, Any]], Awaitable[None]] | None = None
 
@@ -128,12 +133,23 @@ class DeviceManager:
         self._missing: DriverUnavailable | None = None
         self._sessions: set[ScanSession] = set()
         self._closed = False
+        self._hotplug: asyncio.Task[None] | None = None
+        self._stop_hotplug = asyncio.Event()
 
     # -- public API --------------------------------------------------------------------------
 
     def start(self) -> None:
-        """Begin the first listing in the background (at service start)."""
+        """Begin the first listing in the background (at service start) and watch USB
+        hotplug (``usb_dir``)."""
         self.listing.refresh_soon()
+        if self.options.usb_dir is not None and self._hotplug is None:
+            self._hotplug = asyncio.get_running_loop().create_task(
+                watch_usb(self.options.usb_dir, self._usb_changed, self._stop_hotplug),
+                name="usb hotplug")
+
+    def _usb_changed(self) -> None:
+        if not self._closed:
+            self.listing.refresh_soon(fresh=True)
 
     async def list_devices(self, *, refresh: bool = False) -> list[Device]:
         """The devices of the last listing (see the module docstring); ``refresh`` lists now
@@ -143,7 +159,8 @@ class DeviceManager:
         the listing is empty, not an error, and no worker is started for it again during the
         manager's life (installing python-sane takes a restart, like any other dependency).
         """
-        devices = await (self.listing.refresh() if refresh else self.listing.current())
+        devices = await (self.listing.refresh(fresh=True) if refresh
+                         else self.listing.current())
         return list(devices.values())
 
     async def _list_now(self) -> list[Device]:
@@ -269,6 +286,10 @@ class DeviceManager:
     async def close(self) -> None:
         """Cancel running scans and stop every worker."""
         self._closed = True
+        if self._hotplug is not None:
+            self._stop_hotplug.set()
+            with contextlib.suppress(Exception):  # TimeoutError: cancelled then
+                await asyncio.wait_for(self._hotplug, 5.0)
         await self.listing.close()
         for session in list(self._sessions):
             await session.cancel(grace=1.0)

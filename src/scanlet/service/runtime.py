@@ -18,6 +18,7 @@ from PIL import Image
 from scanlet.buffer.backfill import PreviewBackfill
 from scanlet.buffer.store import PageStore
 from scanlet.config import Home, Settings
+from scanlet.devices.hotplug import default_usb_dir
 from scanlet.devices.manager import DeviceManager, DeviceOptions
 from scanlet.devices.sane_config import prepare_demo_config
 from scanlet.importing.budget import DecodeGate, DecodeLimits
@@ -81,6 +82,7 @@ class Runtime:
             start_timeout=settings.worker_start_timeout,
             list_max_age=settings.list_max_age,
             listing_file=home.cache / "devices.json",
+            usb_dir=default_usb_dir(),
             on_worker_crash=self._worker_crashed,
         ))
         self.previews = PreviewBackfill(home, busy=lambda: self.jobs.scanning())
