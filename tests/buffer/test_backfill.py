@@ -38,7 +38,7 @@ def test_pages_without_a_preview_get_one(store: PageStore, document: str, home: 
     pages = [store.add_page(document, scanned(data)) for _ in range(3)]
     digest = hashlib.sha256(data).hexdigest()
     assert all(preview_files(home, p.id, digest) == [] for p in pages)  # handed over bare
-    backfill = PreviewBackfill(home)
+    backfill = PreviewBackfill(home, KEY)
     try:
         for page in pages:
             backfill.submit(page.id)
@@ -58,7 +58,7 @@ def test_deleted_pages_are_skipped_and_the_helper_runs_at_the_lowest_priority(
     page = store.add_page(document, scanned(make_jpeg(1800, 2400)))
     gone = store.add_page(document, scanned(make_jpeg(1800, 2400, seed=3)))
     store.delete_pages([gone.id])
-    backfill = PreviewBackfill(home, idle_exit=0.5)
+    backfill = PreviewBackfill(home, KEY, idle_exit=0.5)
     try:
         backfill.submit(gone.id)
         backfill.submit(page.id)

@@ -46,9 +46,10 @@ class PreviewBackfill:
     """See the module docstring. ``submit`` never blocks; one feeder thread owns the helper
     process (it starts it, so on Linux the process's parent-death signal is tied to it)."""
 
-    def __init__(self, home: Home, *, idle_exit: float = IDLE_EXIT,
+    def __init__(self, home: Home, key: bytes, *, idle_exit: float = IDLE_EXIT,
                  busy: Callable[[], bool] | None = None) -> None:
         self._home = home
+        self._key = key  # handed to each helper on its stdin, never on its command line
         self._idle_exit = idle_exit
         self._busy = busy or (lambda: False)
         self._waiting: queue.Queue[str] = queue.Queue(MAX_WAITING)
@@ -137,6 +138,9 @@ class PreviewBackfill:
             preexec_fn=die_with_parent(),  # one prctl call: async-signal-safe
         )
         self.pid = process.pid
+        assert process.stdin is not None
+        process.stdin.write(self._key.hex() + "\n")
+        process.stdin.flush()
         log.debug("preview backfill process %d started", process.pid)
         return process
 

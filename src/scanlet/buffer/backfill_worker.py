@@ -1,7 +1,9 @@
 """The preview backfill's helper process (see backfill.py): page ids in, one answer each out.
 
-stdin: one page id per line; stdout: ``ok <id>`` or ``skip <id> <error code>`` per line. Ends
-at EOF. Runs at the lowest CPU priority, set first thing.
+stdin: the cache key (hex) on the first line, then one page id per line; stdout: ``ok <id>``
+or ``skip <id> <error code>`` per line. Ends at EOF. Runs at the lowest CPU priority, set
+first thing. The service, which holds the key already, hands it over, so the helper neither
+asks the OS key store (a D-Bus round trip, maybe an unlock prompt) nor imports keyring.
 """
 
 from __future__ import annotations
@@ -14,8 +16,8 @@ from pathlib import Path
 
 from scanlet.buffer.store import PageStore
 from scanlet.config import Home
+from scanlet.crypto import KEY_BYTES
 from scanlet.errors import ScanletError
-from scanlet.keystore import load_cache_key
 
 log = logging.getLogger(__name__)
 _LOWEST = 19
@@ -44,7 +46,14 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.WARNING, stream=sys.stderr,
                         format="preview-backfill %(levelname)s %(name)s: %(message)s")
     home = Home(Path(args.home))
-    store = PageStore(home, load_cache_key(home), ram_cache_bytes=0, fsync=False)
+    try:
+        key = bytes.fromhex(sys.stdin.readline().strip())
+    except ValueError:
+        key = b""
+    if len(key) != KEY_BYTES:
+        log.error("no cache key on stdin")
+        return 2
+    store = PageStore(home, key, ram_cache_bytes=0, fsync=False)
     try:
         for line in sys.stdin:
             page_id = line.strip()

@@ -85,7 +85,7 @@ class Runtime:
             usb_dir=default_usb_dir(),
             on_worker_crash=self._worker_crashed,
         ))
-        self.previews = PreviewBackfill(home, busy=lambda: self.jobs.scanning())
+        self.previews = PreviewBackfill(home, key, busy=lambda: self.jobs.scanning())
         self.jobs = JobManager(self.store, self.devices,
                                default_jpeg_quality=settings.jpeg_quality,
                                previews=self.previews)
