@@ -9,6 +9,7 @@ also reports CORS preflights and WebSocket handshakes that page scripts cannot s
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -113,6 +114,7 @@ class NetworkLog:
     def __init__(self, context: BrowserContext, page: Page) -> None:
         self.exchanges: dict[str, Exchange] = {}
         self.websockets: dict[str, dict[str, Any]] = {}
+        self._page = page
         self._cdp = context.new_cdp_session(page)
         handlers: dict[str, Callable[[dict[str, Any]], None]] = {
             "Network.requestWillBeSent": self._request,
@@ -189,6 +191,25 @@ class NetworkLog:
                 and (method is None or e.method == method)
                 and (preflight is None
                      or (e.preflight or e.method == "OPTIONS") == preflight)]
+
+    def answered(self, url: str, method: str | None = None, *, preflight: bool | None = None,
+                 or_failed: bool = False, guard_seconds: float = 10.0) -> list[Exchange]:
+        """``find``, after waiting until every match has its status (or, with ``or_failed``,
+        its failure) in the log.
+
+        The DevTools events arrive on their own schedule: a fetch can resolve in the page
+        before the event with its status reaches this log. Waiting goes through Playwright,
+        which delivers the events meanwhile; the bound is a guard only, after which the
+        matches are returned as they are for the caller's assertion to report.
+        """
+        deadline = time.monotonic() + guard_seconds
+        while True:
+            found = self.find(url, method, preflight=preflight)
+            if found and all(e.status is not None or (or_failed and e.failed) for e in found):
+                return found
+            if time.monotonic() >= deadline:
+                return found
+            self._page.wait_for_timeout(50)
 
     def detach(self) -> None:
         self._cdp.detach()
