@@ -32,7 +32,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from scanlet.crypto import write_encrypted
-from scanlet.devices.driver import PageSink
+from scanlet.devices.driver import PageEmitter
 from scanlet.devices.encode import EncodedPage, RawPage, encode_page
 from scanlet.errors import ScanletError, StorageError
 from scanlet.models import Compression, ScannedPage
@@ -95,7 +95,7 @@ class PagePipeline:
     the pages read before it are still stored and emitted).
     """
 
-    def __init__(self, store: PageStore, emit: PageSink, *, compression: Compression,
+    def __init__(self, store: PageStore, emit: PageEmitter, *, compression: Compression,
                  jpeg_quality: int, depth: int = 2, encoders: int | None = None) -> None:
         if depth < 1:
             raise ValueError("depth must be >= 1")

@@ -28,7 +28,7 @@ from collections.abc import Callable
 import _sane
 
 from scanlet.devices.buffers import BufferPool
-from scanlet.devices.driver import PageSink, ProgressSink
+from scanlet.devices.driver import PageEmitter, ProgressSink
 from scanlet.devices.encode import Layout, RawPage
 from scanlet.devices.pipeline import PagePipeline, PageStore
 from scanlet.devices.sane_caps import build_capabilities
@@ -114,7 +114,7 @@ class SaneDriver:
         with self._open(device_id) as handle:
             return build_capabilities(handle, device_id)
 
-    def scan(self, settings: ScanSettings, emit_page: PageSink, cancelled: threading.Event,
+    def scan(self, settings: ScanSettings, emit_page: PageEmitter, cancelled: threading.Event,
              progress: ProgressSink | None = None) -> int:
         pipe = PagePipeline(self._store, emit_page, compression=settings.compression,
                             jpeg_quality=settings.jpeg_quality, depth=self._depth,

@@ -135,7 +135,7 @@ def _open_driver(store: PageStore) -> Driver:
         raise driver_unavailable(reason)
     from scanlet.devices.sane_driver import SaneDriver
 
-    return SaneDriver(store)
+    return SaneDriver(store)  # type: ignore[return-value]  # issue 15 item 3: page sink
 
 
 def _as_scanlet_error(exc: BaseException) -> ScanletError:
@@ -234,8 +234,8 @@ class Worker:
                 final = {"ev": "caps", "caps": caps.model_dump(mode="json")}
             else:
                 settings = ScanSettings.model_validate(message.get("settings") or {})
-                final = {"ev": "done", "pages": self._driver.scan(settings, emit, cancelled,
-                                                                  progress)}
+                final = {"ev": "done", "pages": self._driver.scan(
+                    settings, emit, cancelled, progress)}  # type: ignore[arg-type]  # item 3
         except BaseException as exc:
             error = _as_scanlet_error(exc)
             log.info("request %s (%s) failed: %s %s", rid, op, error.code, error.message)
