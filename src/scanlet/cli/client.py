@@ -1,4 +1,4 @@
-"""A small Python client of the native /v1 API, used by the CLI and the tests."""
+"""A small Python client of the native /v1 API, used by the CLI."""
 
 from __future__ import annotations
 
@@ -11,10 +11,10 @@ import httpx
 from rich.progress import Progress
 from websockets.sync.client import connect
 
+from scanlet.cli.outputs import OutputPlan, document_paths, output_format
+from scanlet.cli.scan_output import ScanProgress, page_paths
 from scanlet.errors import error_from_dict
 from scanlet.models import Device, JobInfo, JobRequest, PageInfo
-from scanlet.outputs import OutputPlan, document_paths, output_format
-from scanlet.scan_output import ScanProgress, page_paths
 
 
 class ServiceClient:

@@ -16,6 +16,7 @@ from PIL import Image
 
 from scanlet.barcodes.separation import SeparationRule, page_facts, split_documents
 from scanlet.buffer.store import PageStore
+from scanlet.cli.scan_output import page_paths
 from scanlet.codecs.decode import decoded
 from scanlet.codecs.export import ExportFormat, export_pages
 from scanlet.codecs.options import ExportOptions
@@ -24,7 +25,6 @@ from scanlet.imaging.blank import is_blank
 from scanlet.models import PageInfo
 from scanlet.ocr.pool import OcrPool
 from scanlet.ocr.searchable import write_searchable_pdf
-from scanlet.scan_output import page_paths
 
 FORMATS = {".pdf": "pdf", ".tif": "tiff", ".tiff": "tiff", ".jpg": "jpeg", ".jpeg": "jpeg",
            ".png": "png", ".bmp": "bmp", ".webp": "webp"}
