@@ -1,4 +1,5 @@
-"""Helper programs (tesseract, jpegtran) that die with the service, even when it is SIGKILLed.
+"""Dying with the parent: helper programs (tesseract, jpegtran, trust-store and service
+commands) and Python worker processes that die with the service, even when it is SIGKILLed.
 
 A process killed with SIGKILL runs no clean-up, so the children it started would keep running
 (a tesseract can take minutes on a big page) as orphans. On Linux each such child is started
@@ -17,7 +18,8 @@ waiting for it.
 Other systems have no such call; there the service's own clean-up (timeouts, cancel, pool
 close) is all there is. The scan worker and the PDF worker (Python processes) arm the same
 signal themselves at start-up with :func:`arm_in_child` (``devices/worker.py``,
-``importing/pdf_worker.py``).
+``importing/pdf_worker.py``); :func:`watch_parent` adds a polling thread for systems without
+the signal.
 
 ``preexec_fn`` makes ``subprocess`` use ``fork`` rather than ``vfork``; the function only calls
 a libc entry point resolved beforehand in the parent (no ``dlopen``, no logging, no imports in
@@ -32,6 +34,8 @@ import logging
 import os
 import signal
 import sys
+import threading
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -87,3 +91,24 @@ def arm_in_child(parent_pid: int) -> None:
         log.warning("prctl(PR_SET_PDEATHSIG) failed: errno %d", ctypes.get_errno())
     if parent_pid and os.getppid() != parent_pid:
         os._exit(0)  # the parent died before the death signal was armed
+
+
+#: Seconds between two checks of :func:`watch_parent`.
+PARENT_POLL_INTERVAL = 1.0
+
+
+def watch_parent(parent_pid: int, interval: float = PARENT_POLL_INTERVAL) -> None:
+    """For a Python child process: :func:`arm_in_child`, plus a daemon thread that exits the
+    process once ``parent_pid`` is no longer its parent (systems without the death signal, and
+    a parent thread that ended while the service lives on)."""
+    arm_in_child(parent_pid)
+    if not parent_pid:
+        return
+
+    def watch() -> None:
+        while True:
+            time.sleep(interval)
+            if os.getppid() != parent_pid:
+                os._exit(0)
+
+    threading.Thread(target=watch, name="parent-watch", daemon=True).start()
