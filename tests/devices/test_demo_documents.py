@@ -110,3 +110,23 @@ def test_the_photo_is_colourful() -> None:
     assert len(hues) >= 8  # blues, purples, greens, reds, yellows...
     assert float(pixels[..., 1].mean()) > 80  # saturated, not a grey picture
     assert not is_blank(page, 100).blank
+
+
+def test_without_dejavu_the_letter_is_printed_in_pillows_own_font(
+        monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    from scanlet.devices.demo import fonts
+
+    try:
+        with monkeypatch.context() as patch:
+            patch.setattr(fonts, "_FOLDERS", ())
+            fonts.font_file.cache_clear()
+            fonts.font.cache_clear()
+            assert fonts.font_file("serif") is None
+            (fallback,) = sheet("letter", resolution=200)
+    finally:
+        fonts.font_file.cache_clear()
+        fonts.font.cache_clear()
+    (dejavu,) = sheet("letter", resolution=200)
+    assert fallback.tobytes() != dejavu.tobytes()
+    text = ocr(fallback, tmp_path)
+    assert "Johnson" in text and "delivery" in text, text
