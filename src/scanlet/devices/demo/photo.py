@@ -16,6 +16,10 @@ from scanlet.devices.demo.canvas import Canvas
 #: The photo's box on the sheet, mm.
 PHOTO = (15.0, 40.0, 180.0, 135.0)
 HORIZON = 0.62  # fraction of the photo's height where sky meets land
+#: Per channel (R, G, B): sky at the top, sky at the horizon, land near the horizon, land at
+#: the bottom, and how much the colour changes from left to right.
+_COLOURS = ((30, 250, 70, 20, 20), (80, 190, 150, 90, -15), (170, 150, 60, 30, 10))
+_BAND_ROWS = 256
 
 
 def _gradient(c: Canvas) -> tuple[Image.Image, float, float] | None:
@@ -29,18 +33,22 @@ def _gradient(c: Canvas) -> tuple[Image.Image, float, float] | None:
     if right <= left or bottom <= top:
         return None
     step = 25.4 / c.dpi
-    u = ((c.left + (np.arange(left, right, dtype=np.float32) + 0.5) * step - x0) / w)[None, :]
-    v = ((c.top + (np.arange(top, bottom, dtype=np.float32) + 0.5) * step - y0) / h)[:, None]
-    sky = v < HORIZON
-    s = v / HORIZON  # 0 at the top, 1 at the horizon
-    g = (v - HORIZON) / (1 - HORIZON)  # 0 at the horizon, 1 at the bottom
-    channels = []
-    for sky_top, sky_low, land_near, land_far, tilt in (
-            (30, 250, 70, 20, 20), (80, 190, 150, 90, -15), (170, 150, 60, 30, 10)):
-        upper = sky_top + (sky_low - sky_top) * s + tilt * u
-        lower = land_near + (land_far - land_near) * g - tilt * u
-        channels.append(np.clip(np.where(sky, upper, lower), 0, 255).astype(np.uint8))
-    picture = Image.fromarray(np.dstack(channels), "RGB")
+    u = (c.left + (np.arange(left, right, dtype=np.float32) + 0.5) * step - x0) / w
+    v = (c.top + (np.arange(top, bottom, dtype=np.float32) + 0.5) * step - y0) / h
+    pixels = np.empty((bottom - top, right - left, 3), dtype=np.uint8)
+    # Row bands keep the float temporaries small whatever the resolution.
+    for start in range(0, bottom - top, _BAND_ROWS):
+        rows = v[start:start + _BAND_ROWS, None]
+        sky = rows < HORIZON
+        s = rows / HORIZON  # 0 at the top, 1 at the horizon
+        g = (rows - HORIZON) / (1 - HORIZON)  # 0 at the horizon, 1 at the bottom
+        for channel, (sky_top, sky_low, near, far, tilt) in enumerate(_COLOURS):
+            shade = np.where(sky, sky_top + (sky_low - sky_top) * s, near + (far - near) * g)
+            slope = np.where(sky, tilt, -tilt).astype(np.float32)
+            band = shade + slope * u[None, :]
+            np.clip(band, 0, 255, out=band)
+            pixels[start:start + _BAND_ROWS, :, channel] = band
+    picture = Image.fromarray(pixels, "RGB")
     return picture, c.left + left * step, c.top + top * step
 
 

@@ -48,7 +48,7 @@ def render_side(side: Side, window: Window, dpi: float, mode: ColorMode, *,
     side.draw(canvas)
     if side.skew_deg:
         centre = (canvas.px(SHEET_MM[0] / 2), canvas.py(SHEET_MM[1] / 2))
-        turned = image.rotate(side.skew_deg, resample=Image.Resampling.BICUBIC, center=centre,
+        turned = image.rotate(side.skew_deg, resample=Image.Resampling.BILINEAR, center=centre,
                               fillcolor="white")
         image.close()
         image = turned
