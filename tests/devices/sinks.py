@@ -58,7 +58,7 @@ class CollectingSink:
 
     def images(self) -> list[Image.Image]:
         """The encoded pages, decoded again by Pillow."""
-        out = []
+        out: list[Image.Image] = []
         for page in self.pages:
             image = Image.open(io.BytesIO(page.data))
             image.load()

@@ -85,8 +85,9 @@ def test_the_demo_pages_first_scan_is_accepted(driver: DemoDriver) -> None:
     caps = driver.capabilities(driver.list_devices()[0].id)
     first = caps.sources[0]
     resolution = min(first.resolutions, key=lambda r: abs(r - 150))
-    settings = dict(device=caps.device_id, source=first.source.value,
-                    mode=next(iter(first.color_modes)).value, resolution=resolution, pages=1)
+    settings: dict[str, Any] = dict(device=caps.device_id, source=first.source.value,
+                                    mode=next(iter(first.color_modes)).value,
+                                    resolution=resolution, pages=1)
     validate_settings(ScanSettings.model_validate(settings), caps)
     sink = run_scan(driver, **settings)
     assert len(sink.pages) == 1 and sink.pages[0].format == "png"
@@ -216,7 +217,7 @@ def test_progress_is_reported_while_each_page_is_read(driver: DemoDriver) -> Non
 
 
 def test_the_same_settings_give_the_same_pixels(driver: DemoDriver) -> None:
-    settings = {"source": "duplex", "mode": "color", "resolution": 100}
+    settings: dict[str, Any] = {"source": "duplex", "mode": "color", "resolution": 100}
     first = scan(driver, **settings)
     again = run_scan(DemoDriver(), device=DEVICE_ID, **settings)
     assert [bytes(r.data) for r in first.raw] == [bytes(r.data) for r in again.raw]
