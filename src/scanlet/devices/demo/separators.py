@@ -1,14 +1,21 @@
 """Separator sheets of the demo stack: a blank sheet and a Patch T sheet.
 
 The Patch T is printed like scanlet.barcodes.patch.patch_sheet prints one (bars across the
-page 0.5 in below the top edge, Kodak's bar and space widths), drawn here in millimetres so it
-is exact at every resolution; scanlet.barcodes.patch.find_patches reads it.
+page 0.5 in below the top edge, with the bar and space widths of Kodak's A-61599 "Patch Code
+Information"), drawn here in millimetres so it is exact at every resolution;
+scanlet.barcodes.patch.find_patches reads it (tests/devices/test_demo_documents.py). The
+geometry is restated here rather than imported because the device layer sits below
+``barcodes/`` (docs/design.md, "Layers").
 """
 
 from __future__ import annotations
 
-from scanlet.barcodes.patch import NARROW_IN, PATTERNS, SPACE_IN, WIDE_IN, PatchKind
 from scanlet.devices.demo.canvas import MM_PER_INCH, Canvas
+
+#: Kodak patch geometry (inches): narrow and wide bars, the spaces between them.
+NARROW_IN, WIDE_IN, SPACE_IN = 0.08, 0.20, 0.08
+#: Patch T: narrow, wide, narrow, wide bars from the leading (top) edge.
+PATCH_T = "NWNW"
 
 _MARGIN_MM = 0.5 * MM_PER_INCH
 
@@ -22,7 +29,7 @@ def blank(c: Canvas) -> None:
 def patch_t(c: Canvas) -> None:
     """A Patch T document separator sheet."""
     y = _MARGIN_MM
-    for symbol in PATTERNS[PatchKind.PATCH_T]:
+    for symbol in PATCH_T:
         width = (WIDE_IN if symbol == "W" else NARROW_IN) * MM_PER_INCH
         c.rect(_MARGIN_MM, y, 210 - 2 * _MARGIN_MM, width, fill="black")
         y += width + SPACE_IN * MM_PER_INCH
