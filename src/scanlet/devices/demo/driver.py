@@ -135,7 +135,10 @@ class DemoDriver:
             if delay:
                 self._wait(delay, cancelled)
             if progress is not None:
-                progress(index, lines, height)
+                try:
+                    progress(index, lines, height)
+                except Exception:  # a liveness signal: its failure must not fail the scan
+                    log.exception("progress callback failed")
 
     def _wait(self, seconds: float, cancelled: threading.Event) -> None:
         """Sleep ``seconds``, waking early for a cancel."""
