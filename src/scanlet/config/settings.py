@@ -10,6 +10,7 @@ the template of a new ``scanlet.ini`` read it.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cache
 from typing import Any
 
 from pydantic import ConfigDict
@@ -81,16 +82,18 @@ class Key:
         return self.field.get_default(call_default_factory=True)
 
 
-def keys() -> list[Key]:
+@cache
+def keys() -> tuple[Key, ...]:
     """Every key, section by section, in the order of the docs."""
     found = []
     for section, model in sections().items():
         for attr, field in model.model_fields.items():
             assert field.alias is not None, f"{model.__name__}.{attr} has no INI name"
             found.append(Key(section, field.alias, attr, field))
-    return found
+    return tuple(found)
 
 
+@cache
 def key_table() -> dict[tuple[str, str], Key]:
     """``(section, INI name)`` -> key."""
     return {(k.section, k.name): k for k in keys()}
