@@ -237,7 +237,7 @@ def test_settings_is_the_flat_union_of_the_sections() -> None:
     with pytest.raises(ValidationError):
         Settings(port=-1)
     with pytest.raises(ValidationError):
-        settings.port = 1  # frozen
+        settings.port = 1  # type: ignore[misc]  # frozen
 
 
 def test_overrides_are_checked(tmp_path: Path) -> None:

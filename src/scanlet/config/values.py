@@ -10,7 +10,7 @@ name a more precise form in its own ``json_schema_extra`` (see ``sections.py``).
 from __future__ import annotations
 
 import ipaddress
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any
@@ -89,7 +89,7 @@ def _names(value: Any) -> Any:
     return names
 
 
-def _choice(*allowed: str, upper: bool = False) -> Any:
+def _choice(*allowed: str, upper: bool = False) -> Callable[[Any], Any]:
     def check(value: Any) -> Any:
         if not isinstance(value, str):
             return value
