@@ -239,11 +239,13 @@ class DevicesSection(_Section):
 
     device_drivers: Drivers = Field(
         (), alias="drivers", description=(
-        "Scanner drivers to use, by name, separated by commas: `demo` (generated documents, no "
-        "hardware), `sane` (SANE scanners). Empty: every driver available on this system "
-        "except `demo`, which `--demo` adds. An unknown name stops start-up naming it and the "
-        "known ones."),
-        json_schema_extra={"shown": "*(all available)*"})
+        "Scanner drivers to use, by name, separated by commas: `sane` (SANE scanners, and its "
+        "`test`/`pnm` virtual devices), `demo` (the demo scanner, no hardware). Empty: every "
+        "driver made for this operating system except `demo` (`--demo` adds it, first). A "
+        "driver whose library is missing still appears in `scanlet doctor` and the logs, with "
+        "no devices. An unknown name stops the service with an error naming it and the known "
+        "ones."),
+        json_schema_extra={"shown": "*(every driver made for this system)*"})
     sane_config_dir: OptionalPath = Field(
         None, alias="sane_config_dir", description=(
         "SANE config folder for the scan workers (`SANE_CONFIG_DIR`). Ignored with `--demo`."),
