@@ -76,11 +76,14 @@ def devices(
     home: HomeOpt = None,
     demo: DemoOpt = False,
     url: Annotated[str | None, typer.Option(help="Service URL (default: from --home)")] = None,
+    refresh: Annotated[bool, typer.Option(
+        "--refresh", help="Wait for a new device listing instead of the running service's "
+        "last one (without a service, every listing is new)")] = False,
 ) -> None:
     """List the scanners."""
     target = resolve_target(home, url)
     try:
-        found = _remote_devices(target) if target.url else asyncio.run(
+        found = _remote_devices(target, refresh) if target.url else asyncio.run(
             _local_devices(target.home, demo))
     except ScanletError as exc:
         raise fail(exc) from exc
@@ -90,9 +93,9 @@ def devices(
     out.print(table)
 
 
-def _remote_devices(target: Target) -> list[Device]:
+def _remote_devices(target: Target, refresh: bool) -> list[Device]:
     with target.client() as client:
-        return client.devices()
+        return client.devices(refresh=refresh)
 
 
 async def _local_devices(home: Home, demo: bool) -> list[Device]:

@@ -61,8 +61,10 @@ class ServiceClient:
         """``PUT /v1/admin/log``: change the level until the service stops."""
         return dict(self._check(self.http.put("/v1/admin/log", json={"level": level})).json())
 
-    def devices(self) -> list[Device]:
-        return [Device.model_validate(d) for d in self._get("/v1/devices")]
+    def devices(self, *, refresh: bool = False) -> list[Device]:
+        """``GET /v1/devices``: the service's last listing, or a new one with ``refresh``."""
+        params = {"refresh": "true"} if refresh else {}
+        return [Device.model_validate(d) for d in self._get("/v1/devices", **params)]
 
     def create_job(self, request: JobRequest) -> JobInfo:
         body = request.model_dump(mode="json", exclude_none=True)
