@@ -80,7 +80,7 @@ def test_pipeline_is_ordered_bounded_and_stores_encrypted_files(tmp_path: Path) 
             alive += 1  # the page being "scanned" counts
             peak = max(peak, alive)
         shade = Image.new("RGB", (400 + i, 300), (i * 30, 0, 0))
-        pipe.submit(_raw(shade, ColorMode.COLOR, release=release))
+        pipe.frame(_raw(shade, ColorMode.COLOR, release=release))
     assert pipe.finish() == 8
     assert peak <= 2
     assert [p.width for p in emitted] == [400 + i for i in range(8)]  # scan order
@@ -105,7 +105,7 @@ def test_storage_failure_stops_after_the_pages_already_stored(tmp_path: Path) ->
     with pytest.raises(StorageError):
         for _ in range(5):
             pipe.wait_for_room()
-            pipe.submit(_raw(Image.new("RGB", (64, 64)), ColorMode.COLOR))
+            pipe.frame(_raw(Image.new("RGB", (64, 64)), ColorMode.COLOR))
             time.sleep(0.05)
         pipe.finish()
     with pytest.raises(StorageError):
@@ -134,7 +134,7 @@ def test_a_slow_disk_holds_the_scan_back(tmp_path: Path) -> None:
     backlog = []
     for i in range(10):
         pipe.wait_for_room()
-        pipe.submit(_raw(Image.new("RGB", (32, 32)), ColorMode.COLOR))
+        pipe.frame(_raw(Image.new("RGB", (32, 32)), ColorMode.COLOR))
         backlog.append(i + 1 - pipe.emitted)
         if i == 3:
             four_submitted.set()
@@ -157,7 +157,7 @@ def test_every_page_gets_its_preview_when_the_device_is_the_bottleneck(
                         compression=Compression.AUTO, jpeg_quality=80, depth=2, encoders=2)
     for i in range(4):
         pipe.wait_for_room()
-        pipe.submit(_raw(_page_image(i), ColorMode.COLOR))
+        pipe.frame(_raw(_page_image(i), ColorMode.COLOR))
         while pipe.emitted < i + 1:  # a slow device: the encoders always catch up
             time.sleep(0.01)
     assert pipe.finish() == 4 and pipe.previews_skipped == 0
@@ -177,7 +177,7 @@ def test_previews_are_left_to_the_service_when_the_encoders_are_behind(
                         depth=1, encoders=1)
     for i in range(6):  # a device faster than the encoder: the scan waits for room
         pipe.wait_for_room()
-        pipe.submit(_raw(_page_image(i), ColorMode.COLOR))
+        pipe.frame(_raw(_page_image(i), ColorMode.COLOR))
     assert pipe.finish() == 6
     with_preview = [p.preview_path is not None for p in emitted]
     assert with_preview[0]  # nothing was waiting before the first page
