@@ -198,6 +198,28 @@ def _parse_names(raw: str) -> tuple[str, ...]:
     return names
 
 
+class _Unknown(ValueError):
+    """A value naming something that does not exist (its message says which)."""
+
+
+def _parse_drivers(raw: str) -> tuple[str, ...]:
+    """``[devices] drivers``: registry names (scanlet.devices.registry); empty = the default."""
+    from scanlet.devices.registry import DRIVERS
+
+    names = tuple(dict.fromkeys(item.strip().lower() for item in raw.replace(",", " ").split()))
+    unknown = [name for name in names if name not in DRIVERS]
+    if unknown:
+        raise _Unknown(f"unknown driver {unknown[0]!r}")
+    return names
+
+
+def _drivers_expected() -> str:
+    from scanlet.devices.registry import DRIVERS
+
+    return ("driver names separated by commas, from: " + ", ".join(DRIVERS)
+            + " (empty: every driver made for this system)")
+
+
 def _parse_count(raw: str) -> int:
     value = int(raw)
     if value < 0:
@@ -303,6 +325,7 @@ class Settings:
     sessions_per_client: int = 16
     tesseract: Path | None = None
     sane_config_dir: Path | None = None
+    device_drivers: tuple[str, ...] = ()
     demo_system_backends: bool = True
     worker_idle_timeout: float = 60.0
     worker_progress_timeout: float = 60.0
@@ -399,6 +422,7 @@ _KEYS: dict[str, _Key] = {
     "tesseract": _Key("ocr", "tesseract", _parse_path,
                       "the tesseract program: a path, or empty to search PATH"),
     "sane_config_dir": _Key("devices", "sane_config_dir", _parse_path, "a folder path"),
+    "device_drivers": _Key("devices", "drivers", _parse_drivers, _drivers_expected()),
     "demo_system_backends": _Key("devices", "demo_system_backends", _parse_bool, "true or false"),
     "worker_idle_timeout": _Key("devices", "worker_idle_timeout", _parse_positive,
                                 "seconds, a number > 0"),
@@ -480,8 +504,9 @@ def load_settings(home: Home, **overrides: Any) -> Settings:
                 try:
                     values[attr] = spec.parse(raw)
                 except ValueError as exc:
+                    why = f" ({exc})" if isinstance(exc, _Unknown) else ""
                     raise ConfigError(
-                        f"{path}: [{section}] {name} = {raw!r} is invalid; expected "
+                        f"{path}: [{section}] {name} = {raw!r} is invalid{why}; expected "
                         f"{spec.expected}",
                         file=str(path), key=f"{section}.{name}", expected=spec.expected,
                     ) from exc
@@ -574,6 +599,7 @@ _SERVICE_CONFIG_TEMPLATE = """\
 # tesseract =
 
 [devices]
+# drivers =
 # sane_config_dir =
 # demo_system_backends = true
 # worker_idle_timeout = 60
