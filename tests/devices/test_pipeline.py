@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import io
 import secrets
 import threading
@@ -11,7 +12,10 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
+from scanlet.buffer import PageStore as BufferStore
+from scanlet.config import Home
 from scanlet.crypto import read_encrypted
+from scanlet.devices.driver import DeliveredImage
 from scanlet.devices.encode import RawPage, encode_page
 from scanlet.devices.pipeline import PagePipeline, PageStore
 from scanlet.errors import StorageError
@@ -184,3 +188,43 @@ def test_previews_are_left_to_the_service_when_the_encoders_are_behind(
     assert pipe.previews_skipped == with_preview.count(False) >= 1
     assert sorted(f.name for f in tmp_path.iterdir()) == sorted(
         Path(p).name for page in emitted for p in (page.path, page.preview_path) if p)
+
+
+def _jpeg(size: tuple[int, int], dpi: int) -> bytes:
+    out = io.BytesIO()
+    Image.radial_gradient("L").convert("RGB").resize(size).save(out, "JPEG", quality=70,
+                                                                 dpi=(dpi, dpi))
+    return out.getvalue()
+
+
+def test_a_delivered_image_is_stored_as_delivered_in_scan_order(tmp_path: Path) -> None:
+    """An image the device encoded (eSCL's JPEG) is neither decoded nor re-encoded: the
+    stored file decrypts to the very bytes delivered, between raw frames in scan order; no
+    preview is made for it (the service backfills those); the buffer accepts it."""
+    home = Home(tmp_path / "home").create()
+    key = secrets.token_bytes(32)
+    delivered = _jpeg((320, 240), 150)
+    emitted: list[ScannedPage] = []
+    pipe = PagePipeline(PageStore(home.incoming, key, fsync=False), emitted.append,
+                        compression=Compression.AUTO, jpeg_quality=90, depth=2)
+    pipe.wait_for_room()
+    pipe.frame(_raw(_page_image(0), ColorMode.COLOR))
+    pipe.wait_for_room()
+    pipe.encoded(DeliveredImage(data=delivered, format="jpeg", width=320, height=240,
+                                dpi=150.0, bit_depth=8, mode=ColorMode.COLOR,
+                                source=Source.FLATBED))
+    pipe.wait_for_room()
+    pipe.frame(_raw(_page_image(2), ColorMode.COLOR))
+    assert pipe.finish() == 3
+    assert [p.source for p in emitted] == [Source.FEEDER, Source.FLATBED, Source.FEEDER]
+    page = emitted[1]
+    assert read_encrypted(Path(page.path), key) == delivered
+    assert page.sha256 == hashlib.sha256(delivered).hexdigest()
+    assert (page.format, page.width, page.height, page.dpi, page.bytes) == (
+        "jpeg", 320, 240, 150.0, len(delivered))
+    assert page.preview_path is None
+    with BufferStore(home, key) as buffer:
+        document = buffer.create_document().id
+        infos = [buffer.add_page(document, p) for p in emitted]
+        assert buffer.read_original(infos[1].id) == delivered
+        assert (infos[1].width, infos[1].height) == (320, 240)
