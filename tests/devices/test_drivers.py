@@ -271,3 +271,33 @@ def test_in_process_runner_scans_into_encrypted_pages_the_buffer_accepts(
             assert buffer.read_original(info.id) == data
             assert (info.width, info.height) == (page.width, page.height)
         assert len(buffer.list_pages(document)) == 3
+
+
+# -- configuration, runtime and doctor -------------------------------------------------------
+
+
+def test_runtime_puts_the_demo_driver_first_with_demo() -> None:
+    from scanlet.config import Settings
+    from scanlet.service.runtime import device_drivers
+
+    default = tuple(d.name for d in registry.enabled(None))
+    assert device_drivers(Settings(), demo=False) == default
+    assert device_drivers(Settings(), demo=True) == ("demo", *default)
+    assert device_drivers(Settings(device_drivers=("sane", "demo")), demo=True) == (
+        "demo", "sane")
+    assert device_drivers(Settings(device_drivers=("sane",)), demo=False) == ("sane",)
+
+
+def test_doctor_reports_every_registered_driver(tmp_path: Path, more_drivers: None) -> None:
+    from scanlet.service.doctor import run_checks
+
+    findings = [f for section in run_checks(Home(tmp_path / "home"), timeout=0.5)
+                for f in section.findings if f.text.startswith("driver ")]
+    by_name = {f.text.split()[1].rstrip(":"): f for f in findings}
+    assert list(by_name) == list(registry.DRIVERS)
+    assert by_name["sane"].level == "ok" and "available" in by_name["sane"].text
+    assert (by_name["wia"].level, by_name["wia"].text) == (
+        "info", "driver wia: not available on this system: runs only on win32")
+    assert by_name["twain"].text.startswith("driver twain: not available on this system: ")
+    assert by_name["demo"].text.startswith(("driver demo: available",
+                                            "driver demo: not available on this system: "))
