@@ -136,8 +136,7 @@ class InProcessClient:
         while True:
             try:
                 event = await asyncio.wait_for(self._events.get(), timeout)
-            except TimeoutError:
-                asyncio.get_running_loop().create_task(self.stop())
+            except TimeoutError:  # the manager then discards this runner (stop)
                 raise DriverTimeout(
                     f"The scanner driver sent nothing for {timeout:g} s (request {rid}); it "
                     "was stopped. Pages already stored are kept.",
