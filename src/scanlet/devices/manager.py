@@ -404,9 +404,12 @@ class DeviceManager:
             raise DriverUnavailable("the device manager is closed")
         slot.cancel_idle()
         old = slot.client
-        if old is not None and old.alive:
+        fresh = slot.key.startswith(_LISTING)  # each listing sees a fresh sane_init
+        if old is not None and old.alive and not fresh:
             return old
-        if old is not None:
+        if old is not None and old.alive:
+            await old.stop()
+        elif old is not None:
             log.warning("worker for %s is gone (exit %s); starting a new one", slot.key,
                         old.returncode)
             await old.kill()
