@@ -46,6 +46,7 @@ def test_user_config_overrides_service_config(tmp_path: Path) -> None:
     ("[buffer]\nfsync = maybe\n", "fsync", "true or false"),
     ("[devices]\nworker_idle_timeout = -1\n", "worker_idle_timeout", "number > 0"),
     ("[server]\nprot = 1\n", "prot", "unknown key"),
+    ("[devices]\ndrivers = sane, escl\n", "drivers", "unknown driver 'escl'"),
 ])
 def test_bad_values_name_file_key_and_form(tmp_path: Path, text: str, key: str,
                                            expected: str) -> None:
@@ -55,6 +56,15 @@ def test_bad_values_name_file_key_and_form(tmp_path: Path, text: str, key: str,
         load_settings(home)
     message = str(caught.value)
     assert str(home.user_config) in message and key in message and expected in message
+
+
+def test_device_drivers_key(tmp_path: Path) -> None:
+    home = Home(tmp_path / "h").create()
+    assert load_settings(home).device_drivers == ()  # every driver made for this system
+    home.user_config.write_text("[devices]\ndrivers = SANE, demo,sane\n")
+    assert load_settings(home).device_drivers == ("sane", "demo")
+    home.user_config.write_text("[devices]\ndrivers =\n")
+    assert load_settings(home).device_drivers == ()
 
 
 def test_instance_lock_is_exclusive_and_names_the_holder(tmp_path: Path) -> None:

@@ -40,6 +40,12 @@ def test_devices_come_from_the_cache_until_refresh(service: Service) -> None:
     with service.client() as http, client_session(service) as (_, ws):
         assert listed_test_ids(http) == {"sane:test:0", "sane:test:1"}  # waits for the first one
         assert listings(http) == 1
+        drivers = http.get("/v1/admin/status").json()["device_drivers"]
+        assert list(drivers) == ["demo", "sane"]  # --demo: the demo driver first
+        sane_ids = [d["id"] for d in http.get("/v1/devices").json()
+                    if d["id"].startswith("sane:")]
+        assert drivers["sane"] == {"state": "ok", "devices": len(sane_ids), "reason": None}
+        assert drivers["demo"]["state"] in ("ok", "unavailable")
         offer_test_devices(config, 3)
         assert listed_test_ids(http) == {"sane:test:0", "sane:test:1"}
         assert listings(http) == 1  # answered from the cache, no listing asked for

@@ -109,7 +109,7 @@ def test_first_job_uses_the_previous_runs_listing_without_waiting(env: Env, conf
             + [{"id": "sane:test:9", "driver": "sane", "name": "test:9",
                 "label": "gone (test:9)"}]))
         async with env.manager(sane_config_dir=config, listing_file=kept) as manager:
-            listing = manager._slot(_LISTING).lock
+            listing = manager._slot(_LISTING + "sane").lock
             await listing.acquire()  # the start-up listing cannot finish while held
             manager.start()
             unseen = asyncio.create_task(manager.capabilities("sane:test:1"))
@@ -134,10 +134,13 @@ def test_usb_nodes_coming_and_going_refresh_the_listing(env: Env, config: Path,
     (usb / "001").mkdir(parents=True)
 
     async def plugged(manager: DeviceManager, node: Path, present: bool) -> int:
-        """Listings once a refresh has followed plugging (or unplugging) ``node``: touched
-        again each round, since the watch may not be in place yet (60 s hang guard)."""
+        """Listings once the refreshes that plugging (or unplugging) ``node`` started are
+        over: touched again each round until a refresh starts, since the watch may not be in
+        place yet, then left alone so the refreshes can settle (60 s hang guards)."""
         before = manager.listing.listings
         for _ in range(600):
+            if manager.listing.refreshing or manager.listing.listings > before:
+                break
             if present:
                 node.touch()
                 node.unlink()
@@ -146,9 +149,13 @@ def test_usb_nodes_coming_and_going_refresh_the_listing(env: Env, config: Path,
                 node.touch()
                 node.unlink()
             await asyncio.sleep(0.1)
+        else:
+            raise AssertionError("no listing after a USB change")
+        for _ in range(600):
             if manager.listing.listings > before and not manager.listing.refreshing:
                 return manager.listing.listings
-        raise AssertionError("no listing after a USB change")
+            await asyncio.sleep(0.1)
+        raise AssertionError("the listing after a USB change did not end")
 
     async def body() -> None:
         async with env.manager(sane_config_dir=config, usb_dir=usb) as manager:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import io
 import secrets
 import threading
@@ -11,7 +12,10 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
+from scanlet.buffer import PageStore as BufferStore
+from scanlet.config import Home
 from scanlet.crypto import read_encrypted
+from scanlet.devices.driver import DeliveredImage
 from scanlet.devices.encode import RawPage, encode_page
 from scanlet.devices.pipeline import PagePipeline, PageStore
 from scanlet.errors import StorageError
@@ -80,7 +84,7 @@ def test_pipeline_is_ordered_bounded_and_stores_encrypted_files(tmp_path: Path) 
             alive += 1  # the page being "scanned" counts
             peak = max(peak, alive)
         shade = Image.new("RGB", (400 + i, 300), (i * 30, 0, 0))
-        pipe.submit(_raw(shade, ColorMode.COLOR, release=release))
+        pipe.frame(_raw(shade, ColorMode.COLOR, release=release))
     assert pipe.finish() == 8
     assert peak <= 2
     assert [p.width for p in emitted] == [400 + i for i in range(8)]  # scan order
@@ -105,7 +109,7 @@ def test_storage_failure_stops_after_the_pages_already_stored(tmp_path: Path) ->
     with pytest.raises(StorageError):
         for _ in range(5):
             pipe.wait_for_room()
-            pipe.submit(_raw(Image.new("RGB", (64, 64)), ColorMode.COLOR))
+            pipe.frame(_raw(Image.new("RGB", (64, 64)), ColorMode.COLOR))
             time.sleep(0.05)
         pipe.finish()
     with pytest.raises(StorageError):
@@ -134,7 +138,7 @@ def test_a_slow_disk_holds_the_scan_back(tmp_path: Path) -> None:
     backlog = []
     for i in range(10):
         pipe.wait_for_room()
-        pipe.submit(_raw(Image.new("RGB", (32, 32)), ColorMode.COLOR))
+        pipe.frame(_raw(Image.new("RGB", (32, 32)), ColorMode.COLOR))
         backlog.append(i + 1 - pipe.emitted)
         if i == 3:
             four_submitted.set()
@@ -157,7 +161,7 @@ def test_every_page_gets_its_preview_when_the_device_is_the_bottleneck(
                         compression=Compression.AUTO, jpeg_quality=80, depth=2, encoders=2)
     for i in range(4):
         pipe.wait_for_room()
-        pipe.submit(_raw(_page_image(i), ColorMode.COLOR))
+        pipe.frame(_raw(_page_image(i), ColorMode.COLOR))
         while pipe.emitted < i + 1:  # a slow device: the encoders always catch up
             time.sleep(0.01)
     assert pipe.finish() == 4 and pipe.previews_skipped == 0
@@ -177,10 +181,50 @@ def test_previews_are_left_to_the_service_when_the_encoders_are_behind(
                         depth=1, encoders=1)
     for i in range(6):  # a device faster than the encoder: the scan waits for room
         pipe.wait_for_room()
-        pipe.submit(_raw(_page_image(i), ColorMode.COLOR))
+        pipe.frame(_raw(_page_image(i), ColorMode.COLOR))
     assert pipe.finish() == 6
     with_preview = [p.preview_path is not None for p in emitted]
     assert with_preview[0]  # nothing was waiting before the first page
     assert pipe.previews_skipped == with_preview.count(False) >= 1
     assert sorted(f.name for f in tmp_path.iterdir()) == sorted(
         Path(p).name for page in emitted for p in (page.path, page.preview_path) if p)
+
+
+def _jpeg(size: tuple[int, int], dpi: int) -> bytes:
+    out = io.BytesIO()
+    Image.radial_gradient("L").convert("RGB").resize(size).save(out, "JPEG", quality=70,
+                                                                 dpi=(dpi, dpi))
+    return out.getvalue()
+
+
+def test_a_delivered_image_is_stored_as_delivered_in_scan_order(tmp_path: Path) -> None:
+    """An image the device encoded (eSCL's JPEG) is neither decoded nor re-encoded: the
+    stored file decrypts to the very bytes delivered, between raw frames in scan order; no
+    preview is made for it (the service backfills those); the buffer accepts it."""
+    home = Home(tmp_path / "home").create()
+    key = secrets.token_bytes(32)
+    delivered = _jpeg((320, 240), 150)
+    emitted: list[ScannedPage] = []
+    pipe = PagePipeline(PageStore(home.incoming, key, fsync=False), emitted.append,
+                        compression=Compression.AUTO, jpeg_quality=90, depth=2)
+    pipe.wait_for_room()
+    pipe.frame(_raw(_page_image(0), ColorMode.COLOR))
+    pipe.wait_for_room()
+    pipe.encoded(DeliveredImage(data=delivered, format="jpeg", width=320, height=240,
+                                dpi=150.0, bit_depth=8, mode=ColorMode.COLOR,
+                                source=Source.FLATBED))
+    pipe.wait_for_room()
+    pipe.frame(_raw(_page_image(2), ColorMode.COLOR))
+    assert pipe.finish() == 3
+    assert [p.source for p in emitted] == [Source.FEEDER, Source.FLATBED, Source.FEEDER]
+    page = emitted[1]
+    assert read_encrypted(Path(page.path), key) == delivered
+    assert page.sha256 == hashlib.sha256(delivered).hexdigest()
+    assert (page.format, page.width, page.height, page.dpi, page.bytes) == (
+        "jpeg", 320, 240, 150.0, len(delivered))
+    assert page.preview_path is None
+    with BufferStore(home, key) as buffer:
+        document = buffer.create_document().id
+        infos = [buffer.add_page(document, p) for p in emitted]
+        assert buffer.read_original(infos[1].id) == delivered
+        assert (infos[1].width, infos[1].height) == (320, 240)

@@ -145,6 +145,17 @@ class LogLevel(BaseModel):
     configured_level: str = Field(description="`[log] level`: the level after a restart")
 
 
+class DriverState(BaseModel):
+    """How the last device listing of one enabled driver went."""
+
+    state: Literal["pending", "ok", "unavailable", "failed"] = Field(
+        description="`pending`: not listed yet; `ok`; `unavailable`: cannot run on this "
+        "system (`reason` says why; not asked again until restart); `failed`: its last "
+        "listing failed (`reason`), its devices of the listing before are kept")
+    devices: int = Field(description="Devices it contributes to the listing")
+    reason: str | None = None
+
+
 class AdminStatus(BaseModel):
     version: str
     build: str
@@ -159,6 +170,9 @@ class AdminStatus(BaseModel):
     workers: int = Field(description="Scan worker processes running now")
     device_listings: int = Field(0, description="Device listings completed since start "
                                  "(`GET /v1/devices` answers from the last one)")
+    device_drivers: dict[str, DriverState] = Field(
+        default_factory=dict, description="Each enabled driver, in listing order, with how "
+        "its last listing went (`[devices] drivers`)")
 
 
 def _read_certificate(path: Path) -> x509.Certificate:
@@ -249,7 +263,9 @@ def status(rt: Rt) -> AdminStatus:
         log=LogLevel.model_validate({"level": logs.current().level,
                                      "configured_level": rt.settings.log_level}),
         workers=len(rt.devices.worker_pids()),
-        device_listings=rt.devices.listing.listings)
+        device_listings=rt.devices.listing.listings,
+        device_drivers={name: DriverState.model_validate(vars(listing)) for name, listing
+                        in rt.devices.driver_listings.items()})
 
 
 @router.get("/version", summary="Version, build, platform and library versions (admin only)")

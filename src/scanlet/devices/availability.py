@@ -2,10 +2,12 @@
 
 python-sane (the C extension ``_sane``, built against libsane) is a dependency only where SANE
 exists (pyproject.toml: Linux by default, the ``sane`` extra elsewhere), so Scanlet has to
-import, serve, import files, OCR and export without it. Nothing outside the scan worker and
-this check imports ``_sane``: the worker turns a missing library into
-:class:`~scanlet.errors.DriverUnavailable` made by :func:`driver_unavailable`, the device
-manager then lists no devices for it, and ``scanlet doctor`` shows the same reason.
+import, serve, import files, OCR and export without it. Nothing outside the SANE driver and
+this check imports ``_sane``: the registry (registry.py ``load_driver``, run by the scan
+worker) turns a missing library into :class:`~scanlet.errors.DriverUnavailable` ("not
+available on this system: <reason>", ``detail.driver`` and ``detail.reason`` set), the device
+manager then lists no devices from that driver, and ``scanlet doctor`` shows the same
+reason.
 """
 
 from __future__ import annotations
@@ -16,7 +18,6 @@ from scanlet.errors import DriverUnavailable
 
 #: The start of every message saying the driver cannot run here (doctor, API, CLI).
 NOT_AVAILABLE = "not available on this system"
-SANE_DRIVER = "sane"
 
 
 def sane_unavailable() -> str | None:
@@ -36,14 +37,7 @@ def sane_unavailable() -> str | None:
     return None
 
 
-def driver_unavailable(reason: str) -> DriverUnavailable:
-    """The error a driver that cannot run on this system reports (``detail.driver`` names it,
-    which is how :class:`~scanlet.devices.manager.DeviceManager` tells it from a worker that
-    failed to start)."""
-    return DriverUnavailable(f"{NOT_AVAILABLE}: {reason}", driver=SANE_DRIVER, reason=reason)
-
-
 def is_driver_missing(exc: DriverUnavailable) -> bool:
-    """True when ``exc`` says a driver cannot run on this system (see :func:`driver_unavailable`),
-    not that a worker could not start or the manager is closed."""
+    """True when ``exc`` says a driver cannot run on this system (registry.load_driver), not
+    that a worker could not start or the manager is closed."""
     return bool(exc.detail.get("driver")) and "reason" in exc.detail

@@ -1,15 +1,15 @@
 """The service side of one scan worker process (asyncio).
 
-:class:`WorkerClient` spawns ``python -m scanlet.devices.worker`` (a fresh interpreter started
-with ``asyncio.create_subprocess_exec``, i.e. ``subprocess.Popen`` with an argument list: never a
-fork of the threaded service), performs the ready/error handshake within ``start_timeout``,
-sends requests and hands their events back in order. It turns every way a worker can fail into
-a typed error: the process exits or its pipe closes while a request runs -> DriverCrashed (with
-the exit code or signal); no event for ``timeout`` seconds -> the worker is killed ->
-DriverTimeout. The worker's stderr (JSON log records) is re-logged under ``scanlet.worker``;
-its tail, with the tracebacks the worker's faulthandler prints when it dies of a signal, goes to
-``WorkerConfig.on_crash`` when the worker ends abnormally on its own (not when it was killed
-here), which writes a crash report.
+:class:`WorkerClient` spawns ``python -m scanlet.devices.worker --driver NAME`` (a fresh
+interpreter started with ``asyncio.create_subprocess_exec``, i.e. ``subprocess.Popen`` with an
+argument list: never a fork of the threaded service), performs the ready/error handshake within
+``start_timeout``, sends requests and hands their events back in order. It turns every way a
+worker can fail into a typed error: the process exits or its pipe closes while a request runs
+-> DriverCrashed (with the exit code or signal); no event for ``timeout`` seconds -> the worker
+is killed -> DriverTimeout. The worker's stderr (JSON log records) is re-logged under
+``scanlet.worker``; its tail, with the tracebacks the worker's faulthandler prints when it dies
+of a signal, goes to ``WorkerConfig.on_crash`` when the worker ends abnormally on its own (not
+when it was killed here), which writes a crash report.
 
 Workers run in their own session (terminal Ctrl-C is for the service) and die with the service
 through ``PR_SET_PDEATHSIG``, which Linux ties to the *thread* that spawned them: spawn from
@@ -91,8 +91,11 @@ def _exit_detail(returncode: int | None) -> dict[str, Any]:
 class WorkerClient:
     """One worker process; use one request at a time (the manager serializes)."""
 
-    def __init__(self, config: WorkerConfig, *, name: str, start_timeout: float = 20.0) -> None:
+    def __init__(self, config: WorkerConfig, *, name: str, driver: str = "sane",
+                 start_timeout: float = 20.0) -> None:
         self.name = name
+        #: Registry name of the driver the worker runs (``--driver`` and the handshake).
+        self.driver = driver
         self._config = config
         self._start_timeout = start_timeout
         self._process: asyncio.subprocess.Process | None = None
@@ -128,7 +131,8 @@ class WorkerClient:
         """Spawn the worker and wait for ``ready``; raise DriverError subclasses otherwise."""
         try:
             self._process = await asyncio.create_subprocess_exec(
-                sys.executable, "-m", WORKER_MODULE, "--parent-pid", str(os.getpid()),
+                sys.executable, "-m", WORKER_MODULE, "--driver", self.driver,
+                "--parent-pid", str(os.getpid()),
                 stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE,
                 stderr=asyncio.subprocess.PIPE, env=self._config.environment(),
                 limit=LINE_LIMIT, start_new_session=True,
@@ -143,7 +147,7 @@ class WorkerClient:
         ]
         log.debug("worker %s started, pid %d", self.name, self._process.pid)
         hello = {
-            "op": "hello", "protocol": PROTOCOL_VERSION,
+            "op": "hello", "protocol": PROTOCOL_VERSION, "driver": self.driver,
             "key": base64.b64encode(self._config.cache_key).decode(),
             "incoming_dir": str(self._config.incoming_dir), "fsync": self._config.fsync,
             "log_level": logging.getLevelName(logging.getLogger("scanlet").getEffectiveLevel()),

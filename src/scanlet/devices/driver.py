@@ -3,8 +3,10 @@
 A driver is synchronous and blocking, because the native APIs are (libsane, TWAIN and WIA
 block in C). Drivers that need process isolation (``DriverInfo.isolated`` in registry.py) run
 only inside a scan worker process (``scanlet.devices.worker``); the async side talks to them
-through ``scanlet.devices.bridge``. One driver object serves one worker; only ``cancel`` may be
-called from another thread than the one running the other methods.
+through ``scanlet.devices.bridge``. The others run in the service through the in-process runner
+(``scanlet.devices.inprocess``), which uses the same dispatcher on a thread. Either way a driver
+is made by ``registry.load_driver(name)`` with no arguments. One driver object serves one worker;
+only ``cancel`` may be called from another thread than the one running the other methods.
 
 A driver only produces pages: it hands each one to a :class:`PageSink`, either as raw frames
 (:class:`~scanlet.devices.encode.RawPage`: SANE, TWAIN memory transfer, cameras) or as an image

@@ -1,20 +1,29 @@
 """The device layer's facade for the job layer and the API: devices, capabilities, scans.
 
-One scan worker process per device, started on first use and stopped after ``idle_timeout``
-seconds without use; device listing runs in a worker of its own. Clients that hold a device
-(:meth:`DeviceManager.hold`, a web app's session) keep it for themselves: when the last holder
-lets go, the worker stops as soon as it is idle instead of after the timeout. Operations on
-one device are serialized; a second scan while one runs fails at once with DeviceBusy. A
-worker that crashes or hangs is discarded (the request fails with DriverCrashed/DriverTimeout)
-and the next request gets a fresh one. Capabilities are cached per device id for the life of
-the manager.
+Several drivers (registry.py; ``DeviceOptions.drivers``, the ``[devices] drivers`` key) serve
+at once. A listing asks every enabled driver concurrently and merges their devices in registry
+order; a driver that cannot run here or fails to list costs only its own devices (logged, and
+its state is in :attr:`DeviceManager.driver_listings`). A device id is routed to its driver by
+its prefix (``sane:`` -> ``sane``). Drivers that need isolation run in scan worker processes
+(bridge.py), the others in the service through the in-process runner (inprocess.py), which
+the manager drives through the same interface.
+
+One worker (or in-process runner) per device, started on first use and stopped after
+``idle_timeout`` seconds without use; each driver's listing runs in one of its own. Clients
+that hold a device (:meth:`DeviceManager.hold`, a web app's session) keep it for themselves:
+when the last holder lets go, the worker stops as soon as it is idle instead of after the
+timeout. Operations on one device are serialized; a second scan while one runs fails at once
+with DeviceBusy. A worker that crashes or hangs is discarded (the request fails with
+DriverCrashed/DriverTimeout) and the next request gets a fresh one. Capabilities are cached per
+device id for the life of the manager.
 
 Listings are cached (listing_cache.py): ``list_devices`` answers from the last listing and
 refreshes it in the background once it is older than ``list_max_age`` or when a USB device
 is plugged in or out (hotplug.py); a device id missing from it triggers one refresh before
 DeviceNotFound. Each listing runs in a fresh listing
-worker (stopped right after), so it sees what a fresh ``sane_init`` sees, as ``scanimage -L``
-does: backends such as ``test`` or ``net`` read their configuration only at init.
+worker per driver (stopped right after), so it sees what a fresh ``sane_init`` sees, as
+``scanimage -L`` does: backends such as ``test`` or ``net`` read their configuration only at
+init.
 
 Start-up: :meth:`DeviceManager.start` begins the first listing without waiting for it. A job
 for a device that this run has not listed yet goes straight to that device's worker, without
@@ -49,9 +58,11 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
+from scanlet.devices import registry
 from scanlet.devices.availability import is_driver_missing
 from scanlet.devices.bridge import WorkerClient, WorkerConfig
 from scanlet.devices.hotplug import watch_usb
+from scanlet.devices.inprocess import InProcessClient
 from scanlet.devices.listing_cache import ListingCache
 from scanlet.devices.validate import validate_settings
 from scanlet.errors import (
@@ -71,7 +82,22 @@ log = logging.getLogger(__name__)
 
 #: Seconds a cancelled scan may take to stop by itself before its worker is killed.
 CANCEL_GRACE = 5.0
-_LISTING = "*listing*"
+#: Slot keys of the listing workers are this plus the driver name.
+_LISTING = "*listing*:"
+
+#: What runs a driver for a slot: a worker process or the in-process runner.
+Runner = WorkerClient | InProcessClient
+
+
+@dataclass(frozen=True)
+class DriverListing:
+    """How the last listing of one driver went (``/v1/admin/status``, logs)."""
+
+    #: ``pending`` (not listed yet), ``ok``, ``unavailable`` (cannot run on this system;
+    #: not asked again until restart) or ``failed`` (its previous devices are kept).
+    state: str = "pending"
+    devices: int = 0
+    reason: str | None = None
 
 
 @dataclass(frozen=True)
@@ -82,6 +108,9 @@ class DeviceOptions:
     incoming_dir: Path
     cache_key: bytes
     fsync: bool = True
+    #: Registry names of the enabled drivers (``[devices] drivers``); empty: every driver
+    #: made for this OS (registry.enabled). Unknown names are a ConfigError.
+    drivers: tuple[str, ...] = ()
     idle_timeout: float = 60.0
     progress_timeout: float = 60.0
     start_timeout: float = 20.0
@@ -102,7 +131,7 @@ class _Slot:
     def __init__(self, key: str) -> None:
         self.key = key
         self.lock = asyncio.Lock()
-        self.client: WorkerClient | None = None
+        self.client: Runner | None = None
         self.session: ScanSession | None = None
         self.idle: asyncio.TimerHandle | None = None
         self.stopping: asyncio.Task[None] | None = None
@@ -129,8 +158,15 @@ class DeviceManager:
                                     seed=_load_listing(options.listing_file),
                                     on_listed=self._save_listing)
         self._caps: dict[str, Capabilities] = {}
-        #: The driver's "not available on this system" error, once a worker has reported it.
-        self._missing: DriverUnavailable | None = None
+        #: The enabled drivers, in registry (listing) order.
+        self.drivers = registry.enabled(options.drivers)
+        #: Per driver: how its last listing went.
+        self.driver_listings: dict[str, DriverListing] = {
+            d.name: DriverListing() for d in self.drivers}
+        #: Per driver: the devices of its last successful listing (kept when one fails).
+        self._listed: dict[str, list[Device]] = {}
+        #: Per driver: its "not available on this system" error, once reported.
+        self._missing: dict[str, DriverUnavailable] = {}
         self._sessions: set[ScanSession] = set()
         self._closed = False
         self._hotplug: asyncio.Task[None] | None = None
@@ -156,7 +192,7 @@ class DeviceManager:
         and waits for it.
 
         A driver that cannot run on this system (python-sane not installed) has no devices:
-        the listing is empty, not an error, and no worker is started for it again during the
+        its part of the listing is empty, not an error, and it is not asked again during the
         manager's life (installing python-sane takes a restart, like any other dependency).
         """
         devices = await (self.listing.refresh(fresh=True) if refresh
@@ -164,19 +200,64 @@ class DeviceManager:
         return list(devices.values())
 
     async def _list_now(self) -> list[Device]:
-        """One listing by the listing worker (the cache's lister)."""
-        if self._missing is not None:
+        """One listing (the cache's lister): every enabled driver at once, merged in registry
+        order. A driver that fails keeps its previous devices; only when every driver that
+        can run here failed is the listing itself an error."""
+        drivers = self.drivers
+        results = await asyncio.gather(*(self._list_driver(d) for d in drivers),
+                                       return_exceptions=True)
+        devices: list[Device] = []
+        failures: list[Exception] = []
+        listed = 0
+        for entry, result in zip(drivers, results, strict=True):
+            if isinstance(result, list):
+                devices.extend(result)
+                listed += entry.name not in self._missing
+                continue
+            if not isinstance(result, Exception):
+                raise result
+            failures.append(result)
+            kept = self._listed.get(entry.name, [])
+            log.warning("listing the devices of the %s driver failed (keeping its %d devices "
+                        "of the last listing): %s", entry.name, len(kept), result)
+            self.driver_listings[entry.name] = DriverListing("failed", len(kept), str(result))
+            devices.extend(kept)
+        if failures and not listed:
+            raise failures[0]
+        return devices
+
+    async def _list_driver(self, entry: registry.DriverInfo) -> list[Device]:
+        """The devices of one driver, listed by a fresh listing worker (runner) of it."""
+        if entry.name in self._missing:
             return []
         try:
-            event = await self._call(_LISTING, "list")
+            event = await self._call(_LISTING + entry.name, "list")
         except DriverUnavailable as exc:
             if not is_driver_missing(exc):
                 raise
-            log.warning("no devices: the %s driver is %s", exc.detail.get("driver"),
-                        exc.message)
-            self._missing = exc
+            log.warning("no devices from the %s driver: it is %s", entry.name, exc.message)
+            self._missing[entry.name] = exc
+            self.driver_listings[entry.name] = DriverListing("unavailable", 0, exc.message)
             return []
-        return [Device.model_validate(d) for d in event.get("devices", [])]
+        found = [Device.model_validate(d) for d in event.get("devices", [])]
+        devices = [d for d in found if d.id.startswith(entry.prefix)]
+        if len(devices) != len(found):
+            log.warning("ignoring %d devices the %s driver listed without its id prefix",
+                        len(found) - len(devices), entry.name)
+        self._listed[entry.name] = devices
+        self.driver_listings[entry.name] = DriverListing("ok", len(devices))
+        return devices
+
+    def _driver_for(self, key: str) -> registry.DriverInfo:
+        """The driver serving a slot: a listing slot's own, or the device id's by prefix;
+        DeviceNotFound when no enabled driver has that prefix."""
+        if key.startswith(_LISTING):
+            return registry.info(key[len(_LISTING):])
+        entry = registry.driver_of(key)
+        if entry not in self.drivers:
+            raise DeviceNotFound(f"no device {key!r}: the {entry.name} driver is not enabled "
+                                 "([devices] drivers)", device=key, driver=entry.name)
+        return entry
 
     def _save_listing(self, devices: list[Device]) -> None:
         path = self.options.listing_file
@@ -194,6 +275,11 @@ class DeviceManager:
         DeviceNotFound if still absent, DriverUnavailable if the driver cannot run on this
         system. Before this run's first listing ends, a device of the previous run's listing
         is returned at once (see the module docstring)."""
+        try:
+            entry = self._driver_for(device_id)
+        except DeviceNotFound:
+            raise DeviceNotFound(f"no device {device_id!r}; list the devices to see their ids",
+                                 device=device_id) from None
         cache = self.listing
         if cache.devices is None:
             seeded = cache.seed.get(device_id)
@@ -205,9 +291,9 @@ class DeviceManager:
             if device is not None:
                 return device
         device = (await cache.refresh()).get(device_id)
-        if device is None and self._missing is not None:
-            raise DriverUnavailable(self._missing.message, device=device_id,
-                                    **self._missing.detail)
+        missing = self._missing.get(entry.name)
+        if device is None and missing is not None:
+            raise DriverUnavailable(missing.message, device=device_id, **missing.detail)
         if device is None:
             raise DeviceNotFound(f"no device {device_id!r}; list the devices to see their ids",
                                  device=device_id)
@@ -250,8 +336,8 @@ class DeviceManager:
     def worker_pids(self) -> dict[str, int]:
         """Device id -> pid of its live worker (the listing worker is not included)."""
         return {key: slot.client.pid for key, slot in self._slots.items()
-                if key != _LISTING and slot.client is not None and slot.client.alive
-                and slot.client.pid is not None}
+                if not key.startswith(_LISTING) and slot.client is not None
+                and slot.client.alive and slot.client.pid is not None}
 
     async def set_log_level(self, level: str) -> None:
         """Tell every live worker (the listing one too) to log at ``level`` from now on; new
@@ -308,23 +394,33 @@ class DeviceManager:
         if slot is None:
             slot = self._slots[key] = _Slot(key)
             # Each listing in a fresh worker: it then sees what a fresh sane_init finds.
-            slot.orphaned = key == _LISTING
+            slot.orphaned = key.startswith(_LISTING)
         return slot
 
-    async def _client(self, slot: _Slot) -> WorkerClient:
-        """The slot's live worker, starting a fresh one if needed (lock held)."""
+    async def _client(self, slot: _Slot) -> Runner:
+        """The slot's live worker, starting a fresh one if needed (lock held): a worker
+        process for an isolated driver, the in-process runner for the others."""
         if self._closed:
             raise DriverUnavailable("the device manager is closed")
         slot.cancel_idle()
-        client = slot.client
-        if client is not None and client.alive:
-            return client
-        if client is not None:
+        old = slot.client
+        fresh = slot.key.startswith(_LISTING)  # each listing sees a fresh sane_init
+        if old is not None and old.alive and not fresh:
+            return old
+        if old is not None and old.alive:
+            await old.stop()
+        elif old is not None:
             log.warning("worker for %s is gone (exit %s); starting a new one", slot.key,
-                        client.returncode)
-            await client.kill()
-        client = WorkerClient(self._config, name=slot.key,
-                              start_timeout=self.options.start_timeout)
+                        old.returncode)
+            await old.kill()
+        entry = self._driver_for(slot.key)
+        client: Runner
+        if entry.isolated:
+            client = WorkerClient(self._config, name=slot.key, driver=entry.name,
+                                  start_timeout=self.options.start_timeout)
+        else:
+            client = InProcessClient(self._config, name=slot.key, driver=entry.name,
+                                     start_timeout=self.options.start_timeout)
         slot.client = None
         await client.start()
         slot.client = client
@@ -395,7 +491,7 @@ class ScanSession:
         self._task: asyncio.Task[None] | None = None
         self._done = asyncio.Event()
         self._cancel_requested = False
-        self._client: WorkerClient | None = None
+        self._client: Runner | None = None
         self._request: int | None = None
         self._finished = False
 
@@ -499,7 +595,7 @@ class ScanSession:
             manager._sessions.discard(self)
             self._client = self._request = None
 
-    async def _run(self, client: WorkerClient) -> None:
+    async def _run(self, client: Runner) -> None:
         timeout = self._manager.options.progress_timeout
         self._client = client
         self._request = await client.request(

@@ -1,9 +1,17 @@
-"""The page pipeline inside the scan worker: encode and store page N while N+1 is scanned.
+"""The page pipeline of a scan: encode and store page N while N+1 is scanned.
 
 ::
 
-    scan thread --submit--> encoder thread(s) --in order--> writer thread --> emit_page
-    (driver.read)            (JPEG/PNG encode)              (encrypt, write, fsync)
+    scan thread --frame()--> encoder thread(s) --in order--> writer thread --> emit_page
+    (driver.scan)            (JPEG/PNG encode)               (encrypt, write, fsync)
+               --encoded()-----------------------^  (already encoded: stored as delivered)
+
+:class:`PagePipeline` is the :class:`~scanlet.devices.driver.PageSink` every driver hands its
+pages to; the worker (worker.py) makes one per scan, whatever the driver, so encoding,
+encryption and writing are the same for SANE and every later technology. An image the device
+delivered already encoded (:class:`~scanlet.devices.driver.DeliveredImage`, a JPEG from an
+eSCL scanner) skips the encoders and is stored byte for byte, without a preview (the service
+makes it later, see buffer/backfill).
 
 Reading a page from the device, encoding it and writing it encrypted each take tens of
 milliseconds for an A4 colour page; running them one after the other would add them up.
@@ -32,7 +40,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from scanlet.crypto import write_encrypted
-from scanlet.devices.driver import PageEmitter
+from scanlet.devices.driver import DeliveredImage, PageEmitter
 from scanlet.devices.encode import EncodedPage, RawPage, encode_page
 from scanlet.errors import ScanletError, StorageError
 from scanlet.models import Compression, ScannedPage
@@ -88,11 +96,13 @@ class PageStore:
 
 
 class PagePipeline:
-    """Bounded, ordered encode/write pipeline for one scan; see the module docstring.
+    """Bounded, ordered encode/write pipeline for one scan: the
+    :class:`~scanlet.devices.driver.PageSink` drivers write to; see the module docstring.
 
     Use from a single scan thread: ``wait_for_room()`` before reading each page from the
-    device, ``submit()`` once it is read, ``finish()`` at the end (also after a scan error, so
-    the pages read before it are still stored and emitted).
+    device, ``frame()`` or ``encoded()`` once it is read, ``finish()`` at the end (the worker
+    calls it also after a scan error, so the pages read before it are still stored and
+    emitted).
     """
 
     def __init__(self, store: PageStore, emit: PageEmitter, *, compression: Compression,
@@ -134,8 +144,9 @@ class PagePipeline:
                 self._cond.wait()
             self._raise_if_failed()
 
-    def submit(self, raw: RawPage) -> None:
-        """Hand a scanned page over for encoding and storing (returns at once)."""
+    def frame(self, page: RawPage) -> None:
+        """Hand a raw frame over for encoding and storing (returns at once; ``page.release``
+        is called once it is encoded)."""
         with self._cond:
             self._raise_if_failed()
             self._raw_in_flight += 1
@@ -143,10 +154,25 @@ class PagePipeline:
             with_preview = not self._behind
         if not with_preview:
             self.previews_skipped += 1
-        self._ready.put(self._pool.submit(self._encode, raw, with_preview))
+        self._ready.put(self._pool.submit(self._encode, page, with_preview))
+
+    def encoded(self, page: DeliveredImage) -> None:
+        """Hand over an image the device delivered encoded: stored as delivered (never
+        decoded or re-encoded here), without a preview (returns at once)."""
+        if page.format not in _EXTENSIONS:
+            raise ValueError(f"cannot store a delivered {page.format!r} image")
+        stored = EncodedPage(data=page.data, format=page.format, width=page.width,
+                             height=page.height, dpi=page.dpi, bit_depth=page.bit_depth,
+                             mode=page.mode, source=page.source, preview=None)
+        future: Future[EncodedPage] = Future()
+        future.set_result(stored)
+        with self._cond:
+            self._raise_if_failed()
+            self._unwritten += 1
+        self._ready.put(future)
 
     def finish(self) -> int:
-        """Wait until every submitted page is stored and emitted; return the count.
+        """Wait until every page handed over is stored and emitted; return the count.
 
         Raises the first error of the pipeline (as a ScanletError) if one happened.
         """

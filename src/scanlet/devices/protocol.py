@@ -1,12 +1,16 @@
 """The scan worker's wire protocol: JSON objects, one per line, on stdin/stdout.
 
-Shared by the worker (``worker.py``) and the service side (``bridge.py``) so both agree on
+Shared by the worker (``worker.py``), the service side (``bridge.py``) and the in-process
+runner (``inprocess.py``, which carries the same messages as dicts) so all agree on
 framing and names. Page pixels never travel here: pages are encrypted files handed over by path.
+
+The worker runs the driver named by its ``--driver NAME`` argument (registry.py; default
+``sane``); the handshake's optional ``driver`` must name the same one.
 
 Parent -> worker (``op``)::
 
     {"op": "hello", "protocol": 1, "key": "<base64 cache key>", "incoming_dir": "/abs",
-     "fsync": true, "log_level": "INFO"}                       first line, exactly once
+     "fsync": true, "log_level": "INFO", "driver": "sane"}     first line, exactly once
     {"op": "list", "id": 1}
     {"op": "caps", "id": 2, "device": "sane:test:0"}
     {"op": "scan", "id": 3, "settings": {...ScanSettings...}}

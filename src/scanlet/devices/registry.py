@@ -18,6 +18,7 @@ import sys
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
+from scanlet.devices.availability import NOT_AVAILABLE
 from scanlet.devices.driver import Driver
 from scanlet.errors import ConfigError, DeviceNotFound, DriverUnavailable
 
@@ -46,9 +47,14 @@ class DriverInfo:
         """Device ids of this driver start with this (``"sane:"``)."""
         return self.name + ":"
 
+    @property
+    def on_this_os(self) -> bool:
+        """True when ``sys.platform`` is one the driver runs on."""
+        return sys.platform.startswith(self.platforms)
+
     def unavailable(self) -> str | None:
         """Why this driver cannot run here, or None when it can."""
-        if not sys.platform.startswith(self.platforms):
+        if not self.on_this_os:
             return f"runs only on {', '.join(self.platforms)}"
         return self.check() if self.check is not None else None
 
@@ -91,24 +97,34 @@ def driver_of(device_id: str) -> DriverInfo:
 
 def enabled(names: Iterable[str] | None) -> list[DriverInfo]:
     """The drivers to use: ``names`` in registry order (``[devices] drivers``), or, when it
-    is empty or None, every driver available on this system except ``demo`` (which the
-    ``--demo`` switch adds). Unknown names are a ConfigError."""
+    is empty or None, every driver made for this OS except ``demo`` (which the ``--demo``
+    switch adds). Unknown names are a ConfigError.
+
+    The default keeps a driver whose library is missing (python-sane not installed on
+    Linux): the device manager then lists no devices from it and says why, which is how a
+    user learns what to install; a driver for another OS is left out silently.
+    """
     wanted = list(names or ())
     if wanted:
         chosen = {info(n).name for n in wanted}
         return [d for d in DRIVERS.values() if d.name in chosen]
-    return [d for d in DRIVERS.values() if d.name != "demo" and d.unavailable() is None]
+    return [d for d in DRIVERS.values() if d.name != "demo" and d.on_this_os]
 
 
 def load_driver(name: str, **options: object) -> Driver:
     """Make the driver ``name`` (importing its module now); DriverUnavailable if it cannot run
-    on this system."""
+    on this system, or if its module cannot be imported (a build without it), so that one
+    driver missing costs only its own devices."""
     entry = info(name)
     reason = entry.unavailable()
     if reason is not None:
-        raise DriverUnavailable(f"not available on this system: {reason}", driver=name,
-                                reason=reason)
+        raise DriverUnavailable(f"{NOT_AVAILABLE}: {reason}", driver=name, reason=reason)
     module_name, _, class_name = entry.factory.partition(":")
-    cls = getattr(importlib.import_module(module_name), class_name)
+    try:
+        cls = getattr(importlib.import_module(module_name), class_name)
+    except (ImportError, AttributeError) as exc:
+        reason = f"cannot load {entry.factory}: {exc}"
+        raise DriverUnavailable(f"{NOT_AVAILABLE}: {reason}", driver=name,
+                                reason=reason) from exc
     driver: Driver = cls(**options)
     return driver

@@ -11,8 +11,8 @@ iterator hangs on the ``test`` backend), with one ``sane_cancel`` at the end of 
 ``scanimage`` does; flatbed pages, each a scan of its own, are cancelled one by one.
 ``SANE_STATUS_NO_DOCS`` ends the batch, or is :class:`~scanlet.errors.FeederEmpty` when no page
 was scanned yet. Frames are read by :class:`~scanlet.devices.sane_reader.FrameReader` (fast) or
-python-sane's ``snap()`` (formats the fast path does not handle) and handed to the page
-pipeline, which encodes and stores page N while page N+1 is read.
+python-sane's ``snap()`` (formats the fast path does not handle) and handed as raw frames to
+the worker's page sink (pipeline.py), which encodes and stores page N while page N+1 is read.
 """
 
 from __future__ import annotations
@@ -28,9 +28,8 @@ from collections.abc import Callable
 import _sane
 
 from scanlet.devices.buffers import BufferPool
-from scanlet.devices.driver import PageEmitter, ProgressSink
+from scanlet.devices.driver import PageSink, ProgressSink
 from scanlet.devices.encode import Layout, RawPage
-from scanlet.devices.pipeline import PagePipeline, PageStore
 from scanlet.devices.sane_caps import build_capabilities
 from scanlet.devices.sane_handle import SaneHandle, SnapFrame
 from scanlet.devices.sane_reader import FrameReader
@@ -79,17 +78,17 @@ class SaneDriver:
 
     name = "sane"
 
-    def __init__(self, store: PageStore, *, pipeline_depth: int = 2,
-                 encoders: int | None = None, fast_read: bool = True) -> None:
+    def __init__(self, *, buffers: int = 2, fast_read: bool = True) -> None:
+        """``buffers``: idle page buffers kept for reuse (the page sink's depth: more raw
+        pages than that never exist at once); ``fast_read``: read frames with
+        :class:`~scanlet.devices.sane_reader.FrameReader` where it can."""
         _load_unwinder()
         try:
             version = _sane.init()
         except _sane.error as exc:
             raise translate(exc, device="sane", during="init") from exc
         self.version = f"{version[1]}.{version[2]}.{version[3]}"
-        self._store = store
-        self._depth = pipeline_depth
-        self._encoders = encoders
+        self._buffers = buffers
         self._fast_read = fast_read
         self._lock = threading.Lock()
         self._current: SaneHandle | None = None
@@ -114,37 +113,17 @@ class SaneDriver:
         with self._open(device_id) as handle:
             return build_capabilities(handle, device_id)
 
-    def scan(self, settings: ScanSettings, emit_page: PageEmitter, cancelled: threading.Event,
+    def scan(self, settings: ScanSettings, pages: PageSink, cancelled: threading.Event,
              progress: ProgressSink | None = None) -> int:
-        pipe = PagePipeline(self._store, emit_page, compression=settings.compression,
-                            jpeg_quality=settings.jpeg_quality, depth=self._depth,
-                            encoders=self._encoders)
-        failure: BaseException | None = None
-        try:
-            leaves = bool(settings.raw_options) or settings.brightness is not None \
-                or settings.contrast is not None
-            with self._open(settings.device, leaves_options=leaves) as handle:
-                self._set_current(handle)
-                try:
-                    applied = apply_settings(handle, settings)
-                    self._read_pages(handle, settings, applied, pipe, cancelled, progress)
-                finally:
-                    self._set_current(None)
-        except BaseException as exc:
-            failure = exc
-        try:
-            count = pipe.finish()  # pages read before a failure are still stored and emitted
-        except ScanletError as exc:
-            if failure is None:
-                failure = exc
-            else:
-                log.error("storing pages after %r also failed: %s", failure, exc)
-        if pipe.previews_skipped:
-            log.info("%d pages handed over without a preview: the encoders were behind the "
-                     "device", pipe.previews_skipped)
-        if failure is not None:
-            raise failure
-        return count
+        leaves = bool(settings.raw_options) or settings.brightness is not None \
+            or settings.contrast is not None
+        with self._open(settings.device, leaves_options=leaves) as handle:
+            self._set_current(handle)
+            try:
+                applied = apply_settings(handle, settings)
+                return self._read_pages(handle, settings, applied, pages, cancelled, progress)
+            finally:
+                self._set_current(None)
 
     def cancel(self) -> None:
         with self._lock:
@@ -185,19 +164,19 @@ class SaneDriver:
             self._current = handle
 
     def _read_pages(self, handle: SaneHandle, settings: ScanSettings, applied: AppliedSettings,
-                    pipe: PagePipeline, cancelled: threading.Event,
-                    progress: ProgressSink | None) -> None:
+                    pages: PageSink, cancelled: threading.Event,
+                    progress: ProgressSink | None) -> int:
         limit = settings.page_limit()
         if limit is None and applied.source == Source.FLATBED:
             limit = 1  # a flatbed never runs out of paper: "all" means the one sheet on it
         reader = handle.frame_reader() if self._fast_read else None
-        pool = BufferPool(keep=self._depth)
+        pool = BufferPool(keep=self._buffers)
         index = 0
         try:
             while limit is None or index < limit:
-                pipe.wait_for_room()
+                pages.wait_for_room()
                 if cancelled.is_set():
-                    raise ScanCancelled(device=settings.device, pages=pipe.emitted)
+                    raise ScanCancelled(device=settings.device, pages=pages.emitted)
                 started = time.monotonic()
                 try:
                     handle.start()
@@ -207,18 +186,19 @@ class SaneDriver:
                     if index == 0:
                         raise
                     log.info("feeder empty after %d pages", index)
-                    return
+                    return index
                 except ScanletError:
                     if cancelled.is_set():
                         raise ScanCancelled(device=settings.device,
-                                            pages=pipe.emitted) from None
+                                            pages=pages.emitted) from None
                     raise
                 if applied.source == Source.FLATBED:
                     handle.cancel()  # each flatbed page is a scan of its own
-                pipe.submit(page)
+                pages.frame(page)
                 log.debug("page %d read in %.0f ms", index + 1,
                           (time.monotonic() - started) * 1e3)
                 index += 1
+            return index
         finally:
             handle.cancel()  # ends the batch (SANE: one sane_cancel after the last frame)
 

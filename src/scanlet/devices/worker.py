@@ -1,12 +1,21 @@
-"""The scan worker process: ``python -m scanlet.devices.worker --parent-pid PID``.
+"""The scan worker: ``python -m scanlet.devices.worker --driver NAME --parent-pid PID``.
 
-Driver code (libsane and its backends, which are C and may crash or hang) runs only here, one
-process per device, so a failing driver costs a job, never the service. The service starts it
-with ``bridge.WorkerClient`` and speaks the JSON-lines protocol of ``protocol.py`` on
-stdin/stdout; logs go to stderr as JSON lines that the service re-logs.
+Drivers that need isolation (registry.py: ``isolated``; libsane and its backends are C and may
+crash or hang) run only here, one process per device, so a failing driver costs a job, never
+the service. The service starts it with ``bridge.WorkerClient`` and speaks the JSON-lines
+protocol of ``protocol.py`` on stdin/stdout; logs go to stderr as JSON lines that the service
+re-logs. The driver is loaded by name through the registry (``--driver``, default ``sane``;
+the handshake may name it too and must then agree).
+
+:class:`Worker` is the request dispatcher, written against a :class:`Channel` rather than
+stdout, so the in-process runner (inprocess.py) uses the same code for drivers that may run
+in the service. It owns what happens to pages: each scan gets a fresh
+:class:`~scanlet.devices.pipeline.PagePipeline` (the driver's page sink: encode, encrypt,
+write, emit), finished after the driver returns or fails, so pages read before a failure are
+stored and emitted first.
 
 Threads: the main thread reads requests (so ``cancel`` is handled while a scan runs), one
-driver thread runs list/caps/scan one at a time, and the driver's page pipeline has its own.
+driver thread runs list/caps/scan one at a time, and the page pipeline has its own.
 The worker exits when stdin closes, on ``shutdown``, and when its parent dies (Linux
 ``PR_SET_PDEATHSIG`` plus polling the parent pid everywhere).
 """
@@ -26,16 +35,18 @@ import sys
 import threading
 import time
 import traceback
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, Protocol
 
 from pydantic import ValidationError
 
 from scanlet.childproc import arm_in_child
-from scanlet.devices.availability import driver_unavailable, sane_unavailable
-from scanlet.devices.driver import Driver
-from scanlet.devices.pipeline import PageStore
+from scanlet.devices import registry
+from scanlet.devices.driver import Driver, ProgressSink
+from scanlet.devices.pipeline import PagePipeline, PageStore
 from scanlet.devices.protocol import PROTOCOL_VERSION, dumps, loads
 from scanlet.errors import (
     DeviceBusy,
@@ -113,8 +124,16 @@ def _trim_memory() -> None:
     return_free_memory()
 
 
-class _Channel:
-    """Writes protocol events; safe from every thread."""
+class Channel(Protocol):
+    """Where a :class:`Worker` sends its protocol events; ``send`` is called from any
+    thread."""
+
+    def send(self, message: dict[str, Any]) -> None:
+        ...
+
+
+class StreamChannel:
+    """Writes protocol events as JSON lines to a stream (the worker's stdout); thread-safe."""
 
     def __init__(self, out: IO[bytes]) -> None:
         self._out = out
@@ -127,15 +146,11 @@ class _Channel:
             self._out.flush()
 
 
-def _open_driver(store: PageStore) -> Driver:
-    """The SANE driver; DriverUnavailable ("not available on this system: ...") when
-    python-sane is not installed or cannot load (the service then lists no devices)."""
-    reason = sane_unavailable()
-    if reason is not None:
-        raise driver_unavailable(reason)
-    from scanlet.devices.sane_driver import SaneDriver
-
-    return SaneDriver(store)  # type: ignore[return-value]  # issue 15 item 3: page sink
+def open_driver(name: str) -> Driver:
+    """The driver ``name`` from the registry; DriverUnavailable ("not available on this
+    system: ...") when it cannot run here (python-sane not installed: the service then lists
+    no devices from it), ConfigError for a name the registry does not know."""
+    return registry.load_driver(name)
 
 
 def _as_scanlet_error(exc: BaseException) -> ScanletError:
@@ -151,11 +166,16 @@ def _as_scanlet_error(exc: BaseException) -> ScanletError:
 
 
 class Worker:
-    """Dispatches requests to the driver; see the module docstring for the threads."""
+    """Dispatches requests to the driver and stores the pages of its scans in ``store``;
+    see the module docstring for the threads. ``depth``/``encoders``: the page pipeline's."""
 
-    def __init__(self, driver: Driver, channel: _Channel) -> None:
+    def __init__(self, driver: Driver, channel: Channel, store: PageStore, *,
+                 depth: int = 2, encoders: int | None = None) -> None:
         self._driver = driver
         self._channel = channel
+        self._store = store
+        self._depth = depth
+        self._encoders = encoders
         self._pool = ThreadPoolExecutor(1, thread_name_prefix="driver")
         self._lock = threading.Lock()
         self._running: int | None = None
@@ -202,6 +222,32 @@ class Worker:
         if self._running is None:
             self._driver.close()
 
+    def _scan(self, settings: ScanSettings, emit: Callable[[ScannedPage], None],
+              cancelled: threading.Event, progress: ProgressSink) -> int:
+        """One scan through a fresh page pipeline, always finished: pages the driver read
+        before failing are stored and emitted before its error is raised."""
+        pipe = PagePipeline(self._store, emit, compression=settings.compression,
+                            jpeg_quality=settings.jpeg_quality, depth=self._depth,
+                            encoders=self._encoders)
+        failure: BaseException | None = None
+        try:
+            self._driver.scan(settings, pipe, cancelled, progress)
+        except BaseException as exc:
+            failure = exc
+        try:
+            count = pipe.finish()
+        except ScanletError as exc:
+            if failure is None:
+                failure = exc
+            else:
+                log.error("storing pages after %r also failed: %s", failure, exc)
+        if pipe.previews_skipped:
+            log.info("%d pages handed over without a preview: the encoders were behind the "
+                     "device", pipe.previews_skipped)
+        if failure is not None:
+            raise failure
+        return count
+
     def _cancel(self, rid: Any) -> None:
         with self._lock:
             event = self._cancel_events.get(rid) if isinstance(rid, int) else None
@@ -234,8 +280,8 @@ class Worker:
                 final = {"ev": "caps", "caps": caps.model_dump(mode="json")}
             else:
                 settings = ScanSettings.model_validate(message.get("settings") or {})
-                final = {"ev": "done", "pages": self._driver.scan(
-                    settings, emit, cancelled, progress)}  # type: ignore[arg-type]  # item 3
+                final = {"ev": "done", "pages": self._scan(settings, emit, cancelled,
+                                                           progress)}
         except BaseException as exc:
             error = _as_scanlet_error(exc)
             log.info("request %s (%s) failed: %s %s", rid, op, error.code, error.message)
@@ -248,7 +294,16 @@ class Worker:
         self._channel.send({**final, "id": rid})
 
 
-def _read_hello(stdin: IO[bytes]) -> tuple[PageStore, str] | None:
+@dataclass(frozen=True)
+class Hello:
+    """What the handshake line tells the worker."""
+
+    store: PageStore
+    log_level: str
+    driver: str | None
+
+
+def _read_hello(stdin: IO[bytes]) -> Hello | None:
     line = stdin.readline()
     if not line:
         return None
@@ -266,17 +321,21 @@ def _read_hello(stdin: IO[bytes]) -> tuple[PageStore, str] | None:
     if not incoming.is_dir():
         raise DriverError(f"incoming folder {incoming} does not exist")
     store = PageStore(incoming_dir=incoming, key=key, fsync=bool(hello.get("fsync", True)))
-    return store, str(hello.get("log_level") or "INFO")
+    driver = hello.get("driver")
+    return Hello(store, str(hello.get("log_level") or "INFO"),
+                 str(driver) if driver is not None else None)
 
 
 def main(argv: list[str] | None = None) -> int:
     """Run the worker until stdin closes or ``shutdown``; returns the exit status."""
     parser = argparse.ArgumentParser(prog="python -m scanlet.devices.worker")
     parser.add_argument("--parent-pid", type=int, default=0)
+    parser.add_argument("--driver", default="sane",
+                        help="registry name of the driver to run (default: sane)")
     args = parser.parse_args(argv)
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is for the service, not for us
     reuse_page_buffers()
-    channel = _Channel(_claim_stdout())
+    channel = StreamChannel(_claim_stdout())
     # A fatal signal (a driver crashing in C) or SIGUSR1 prints every thread's traceback on
     # stderr; the service keeps the tail of it for the crash report (service/crash.py).
     faulthandler.enable(all_threads=True)
@@ -289,9 +348,11 @@ def main(argv: list[str] | None = None) -> int:
         hello = _read_hello(stdin)
         if hello is None:
             return 0
-        store, level = hello
-        _setup_logging(level)
-        driver = _open_driver(store)
+        _setup_logging(hello.log_level)
+        if hello.driver is not None and hello.driver != args.driver:
+            raise DriverError(f"the handshake names driver {hello.driver!r}, the command line "
+                              f"{args.driver!r}")
+        driver = open_driver(args.driver)
     except BaseException as exc:
         error = _as_scanlet_error(exc)
         channel.send({"ev": "error", "error": error.to_dict()})
@@ -299,7 +360,7 @@ def main(argv: list[str] | None = None) -> int:
     channel.send({"ev": "ready", "protocol": PROTOCOL_VERSION, "pid": os.getpid(),
                   "driver": driver.name,
                   "driver_version": getattr(driver, "version", "")})
-    worker = Worker(driver, channel)
+    worker = Worker(driver, channel, hello.store)
     try:
         for line in stdin:
             try:

@@ -22,6 +22,7 @@ import contextlib
 import datetime as dt
 import importlib
 import importlib.metadata
+import importlib.util
 import shutil
 import socket
 import subprocess
@@ -316,6 +317,7 @@ def _devices(ctx: _Context, section: Section) -> None:
 
 
 def _dependencies(ctx: _Context, section: Section) -> None:
+    _drivers(ctx, section)
     _sane_driver(section)
     required = [("Pillow", "PIL", "images"), ("numpy", "numpy", "imaging"),
                 ("opencv-python-headless", "cv2", "deskew and cameras"),
@@ -342,6 +344,32 @@ def _dependencies(ctx: _Context, section: Section) -> None:
         else:
             section.add("warn" if program == "jpegtran" else "info",
                         f"{program}: not found; used for {purpose}")
+
+
+def _drivers(ctx: _Context, section: Section) -> None:
+    """Every registered scanner driver: available here, or why not. Only the module's
+    presence is checked (no driver is loaded, no device touched); the SANE line below says
+    more about python-sane."""
+    from scanlet.devices import registry
+
+    chosen = set(ctx.settings.device_drivers)
+    for entry in registry.DRIVERS.values():
+        reason = entry.unavailable() or _module_missing(entry.factory)
+        use = " (not in [devices] drivers)" if chosen and entry.name not in chosen else ""
+        if reason is None:
+            section.add("ok", f"driver {entry.name}: available{use}; {entry.summary}")
+        else:
+            section.add("info", f"driver {entry.name}: {NOT_AVAILABLE}: {reason}{use}")
+
+
+def _module_missing(factory: str) -> str | None:
+    """Why the driver module of ``factory`` (``module:Class``) cannot be found, or None."""
+    module = factory.partition(":")[0]
+    try:
+        found = importlib.util.find_spec(module)
+    except (ImportError, ValueError) as exc:
+        return f"cannot load {module}: {exc}"
+    return None if found is not None else f"{module} is not part of this installation"
 
 
 def _sane_driver(section: Section) -> None:

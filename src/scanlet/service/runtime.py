@@ -18,6 +18,7 @@ from PIL import Image
 from scanlet.buffer.backfill import PreviewBackfill
 from scanlet.buffer.store import PageStore
 from scanlet.config import Home, Settings
+from scanlet.devices import registry
 from scanlet.devices.hotplug import default_usb_dir
 from scanlet.devices.manager import DeviceManager, DeviceOptions
 from scanlet.devices.sane_config import prepare_demo_config
@@ -41,6 +42,16 @@ def sane_config_dir(home: Home, settings: Settings, demo: bool) -> Path | None:
     if demo:
         return prepare_demo_config(home.root / "sane", include_system=settings.demo_system_backends)
     return settings.sane_config_dir
+
+
+def device_drivers(settings: Settings, demo: bool) -> tuple[str, ...]:
+    """The drivers the device manager uses: ``[devices] drivers`` (default: every driver
+    made for this system), with the demo driver first under ``--demo``. A driver that cannot
+    run here stays in the list: the manager lists nothing from it and logs why."""
+    names = tuple(d.name for d in registry.enabled(settings.device_drivers))
+    if demo:
+        names = ("demo", *(n for n in names if n != "demo"))
+    return names
 
 
 @dataclass(frozen=True)
@@ -74,6 +85,7 @@ class Runtime:
         )
         self.devices = DeviceManager(DeviceOptions(
             sane_config_dir=sane_config_dir(home, settings, demo),
+            drivers=device_drivers(settings, demo),
             incoming_dir=home.incoming,
             cache_key=key,
             fsync=settings.fsync,
