@@ -49,7 +49,7 @@ def all_classes() -> list[type[ScanletError]]:
 
 
 def test_codes_are_unique_and_all_defined_in_errors_py() -> None:
-    import scanlet.api.app  # noqa: F401  (imports every feature package)
+    import scanlet.app_factory  # noqa: F401  (imports every feature package)
 
     classes = all_classes()
     codes = [cls.code for cls in classes]

@@ -1,4 +1,6 @@
-"""Helper programs (tesseract, jpegtran) that die with the service, even when it is SIGKILLed.
+"""Child processes: helper programs (tesseract, jpegtran) that die with the service, even when
+it is SIGKILLed, and :func:`run_command`, the bounded one-shot runner of OS commands (trust
+stores, service managers).
 
 A process killed with SIGKILL runs no clean-up, so the children it started would keep running
 (a tesseract can take minutes on a big page) as orphans. On Linux each such child is started
@@ -31,15 +33,21 @@ import functools
 import logging
 import os
 import signal
+import subprocess
 import sys
-from collections.abc import Callable
-from typing import Any
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any, Protocol
 
+from scanlet.errors import ScanletError
 from scanlet.libc import function
 
 log = logging.getLogger(__name__)
 
 PR_SET_PDEATHSIG = 1
+
+#: How long :func:`run_command` lets a command run by default.
+COMMAND_TIMEOUT = 60.0
 
 
 @functools.cache
@@ -87,3 +95,48 @@ def arm_in_child(parent_pid: int) -> None:
         log.warning("prctl(PR_SET_PDEATHSIG) failed: errno %d", ctypes.get_errno())
     if parent_pid and os.getppid() != parent_pid:
         os._exit(0)  # the parent died before the death signal was armed
+
+
+@dataclass(frozen=True)
+class CommandResult:
+    """What one finished command left: its arguments, exit status and captured output."""
+
+    args: tuple[str, ...]
+    returncode: int
+    stdout: str = ""
+    stderr: str = ""
+
+    @property
+    def ok(self) -> bool:
+        return self.returncode == 0
+
+    def describe(self) -> str:
+        text = (self.stderr or self.stdout).strip().splitlines()
+        return f"`{' '.join(self.args)}` exited {self.returncode}" + (
+            f": {text[-1]}" if text else "")
+
+
+class CommandRunner(Protocol):
+    """Runs one command given as an argument list (:func:`run_command`, or a recording fake in
+    tests); raises a ScanletError if it cannot start or does not finish."""
+
+    def __call__(self, args: Sequence[str], *, timeout: float = COMMAND_TIMEOUT
+                 ) -> CommandResult: ...
+
+
+def run_command(args: Sequence[str], *, timeout: float = COMMAND_TIMEOUT,
+                error: type[ScanletError] = ScanletError) -> CommandResult:
+    """The real runner: ``subprocess.run`` without a shell, stdin closed, output captured,
+    bounded in time; ``error`` (the caller's error class, e.g. CertificateError for the trust
+    stores, ServiceError for the OS-service commands) when the program is missing or does
+    not finish. A non-zero exit is not an error here: the result says it."""
+    argv = tuple(str(a) for a in args)
+    try:
+        proc = subprocess.run(argv, capture_output=True, text=True, timeout=timeout,
+                              check=False, stdin=subprocess.DEVNULL)
+    except FileNotFoundError as exc:
+        raise error(f"{argv[0]} is not installed or not on PATH", command=argv[0]) from exc
+    except subprocess.TimeoutExpired as exc:
+        raise error(f"`{' '.join(argv)}` did not finish within {timeout:.0f} s",
+                    command=argv[0]) from exc
+    return CommandResult(argv, proc.returncode, proc.stdout, proc.stderr)

@@ -28,7 +28,7 @@ def log_level(
 ) -> None:
     """Show or change the running service's log level (until it stops; no restart)."""
     from scanlet.cli import _fail, _target
-    from scanlet.service.logs import check_level
+    from scanlet.core.logs import check_level
 
     try:
         wanted = check_level(level) if level is not None else None

@@ -14,15 +14,15 @@ from fastapi import APIRouter, Depends, Query
 from PIL import Image
 from pydantic import BaseModel, Field
 
-from scanlet.api.deps import runtime
 from scanlet.barcodes.read import Barcode, read_barcodes
 from scanlet.barcodes.separation import SeparationRule, page_facts, split_documents
 from scanlet.codecs.decode import decoded
+from scanlet.core.deps import runtime
+from scanlet.core.runtime import Runtime
 from scanlet.errors import InvalidSetting
 from scanlet.imaging.blank import DEFAULT_SENSITIVITY, check_page, is_blank
 from scanlet.imaging.edits import apply_edits
 from scanlet.models import DocumentInfo, PageInfo
-from scanlet.service.runtime import Runtime
 
 router = APIRouter(prefix="/v1", tags=["processing"])
 Rt = Annotated[Runtime, Depends(runtime)]

@@ -26,13 +26,14 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Depends, Request, status
 from pydantic import BaseModel, ConfigDict, Field
 
-from scanlet.api.deps import client_key, runtime
+from scanlet.api.deps import client_key
 from scanlet.api.routes_buffer import EXPORT_EXTENSIONS, page_selection
 from scanlet.codecs.export import ExportFormat, export_pages
 from scanlet.codecs.options import ExportOptions
 from scanlet.config import Settings
+from scanlet.core.deps import runtime
+from scanlet.core.runtime import Runtime
 from scanlet.errors import InvalidSetting, ScanCancelled, UploadTargetRefused
-from scanlet.service.runtime import Runtime
 from scanlet.tasks import Progress, TaskInfo, TaskOutput
 from scanlet.upload.ftp import upload_ftp
 from scanlet.upload.http import (

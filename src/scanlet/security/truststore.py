@@ -23,7 +23,6 @@ import json
 import logging
 import os
 import shutil
-import subprocess
 import sys
 import tempfile
 from collections.abc import Iterable, Iterator, Sequence
@@ -35,6 +34,8 @@ from typing import Any, Protocol
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 
+from scanlet import childproc
+from scanlet.childproc import CommandResult, CommandRunner
 from scanlet.config import Home
 from scanlet.errors import CertificateError, ScanletError
 from scanlet.security import certs, homecheck
@@ -49,45 +50,11 @@ COMMAND_TIMEOUT = 60.0
 # --- running commands ---------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class CommandResult:
-    args: tuple[str, ...]
-    returncode: int
-    stdout: str = ""
-    stderr: str = ""
-
-    @property
-    def ok(self) -> bool:
-        return self.returncode == 0
-
-    def describe(self) -> str:
-        text = (self.stderr or self.stdout).strip().splitlines()
-        return f"`{' '.join(self.args)}` exited {self.returncode}" + (
-            f": {text[-1]}" if text else "")
-
-
-class CommandRunner(Protocol):
-    """Runs one command given as an argument list; raises CertificateError if it cannot start."""
-
-    def __call__(self, args: Sequence[str], *, timeout: float = COMMAND_TIMEOUT
-                 ) -> CommandResult: ...
-
-
 def run_command(args: Sequence[str], *, timeout: float = COMMAND_TIMEOUT,
                 error: type[ScanletError] = CertificateError) -> CommandResult:
-    """The real runner: ``subprocess.run`` without a shell, output captured, bounded in time;
-    ``error`` (CertificateError here, ServiceError for the OS-service commands) when the
-    program is missing or does not finish."""
-    argv = tuple(str(a) for a in args)
-    try:
-        proc = subprocess.run(argv, capture_output=True, text=True, timeout=timeout,
-                              check=False, stdin=subprocess.DEVNULL)
-    except FileNotFoundError as exc:
-        raise error(f"{argv[0]} is not installed or not on PATH", command=argv[0]) from exc
-    except subprocess.TimeoutExpired as exc:
-        raise error(f"`{' '.join(argv)}` did not finish within {timeout:.0f} s",
-                    command=argv[0]) from exc
-    return CommandResult(argv, proc.returncode, proc.stdout, proc.stderr)
+    """The real runner (``scanlet.childproc.run_command``), failing with CertificateError
+    when the program is missing or does not finish."""
+    return childproc.run_command(args, timeout=timeout, error=error)
 
 
 # --- the record ---------------------------------------------------------------------------

@@ -13,9 +13,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
 
+from scanlet import childproc
+from scanlet.childproc import CommandResult, CommandRunner
 from scanlet.errors import ServiceError
-from scanlet.security import truststore
-from scanlet.security.truststore import CommandResult, CommandRunner
 
 __all__ = ["Backend", "CommandResult", "CommandRunner", "ManagerState", "Plan", "PlannedFile",
            "ServiceSpec", "Step", "run_command"]
@@ -25,8 +25,8 @@ MONITOR_ARGS = ("-m", "scanlet", "service", "run")
 
 
 def run_command(args: Sequence[str], *, timeout: float = COMMAND_TIMEOUT) -> CommandResult:
-    """The real runner (truststore's), failing with ServiceError."""
-    return truststore.run_command(args, timeout=timeout, error=ServiceError)
+    """The real runner (``scanlet.childproc.run_command``), failing with ServiceError."""
+    return childproc.run_command(args, timeout=timeout, error=ServiceError)
 
 
 @dataclass(frozen=True)
