@@ -15,7 +15,9 @@ from dataclasses import dataclass
 
 from fastapi import APIRouter, FastAPI
 from starlette.datastructures import State
-from starlette.routing import Mount
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import BaseRoute, Mount, Route
 
 from scanlet.compat import (
     errors,
@@ -35,10 +37,11 @@ LEGACY_PATH = "/DWTAPI"
 
 @dataclass
 class CompatApi:
-    """The mounted sub-applications and the job engine they share (closed with the app)."""
+    """The routes to add to the native app (the mounted sub-applications, and the bare mount
+    paths) and the job engine they share (closed with the app)."""
 
     jobs: DwtJobs
-    mounts: list[Mount]
+    mounts: list[BaseRoute]
 
     async def close(self) -> None:
         await self.jobs.close()
@@ -53,6 +56,12 @@ def _sub_app(state: State, routers: tuple[APIRouter, ...]) -> FastAPI:
     return app
 
 
+async def _bare_path(request: Request) -> Response:
+    """``/api`` or ``/DWTAPI`` alone (no mount matches it): the reference's 404, as for any
+    unknown path below them, instead of a redirect to the path with a slash."""
+    return errors.dwt_plain(404, errors.BAD_PARAMETER, "Not Found")
+
+
 def create_compat(runtime: Runtime) -> CompatApi:
     """The compatibility APIs around ``runtime``, ready to mount."""
     jobs = DwtJobs(runtime)
@@ -60,4 +69,8 @@ def create_compat(runtime: Runtime) -> CompatApi:
     v19 = _sub_app(state, (routes_server.router, routes_storage.router, routes_process.router,
                            routes_devices.router))
     legacy = _sub_app(state, (routes_legacy.router,))
-    return CompatApi(jobs, [Mount(V19_PATH, app=v19), Mount(LEGACY_PATH, app=legacy)])
+    methods = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
+    return CompatApi(jobs, [
+        Mount(V19_PATH, app=v19), Mount(LEGACY_PATH, app=legacy),
+        *(Route(path, _bare_path, methods=methods, include_in_schema=False)
+          for path in (V19_PATH, LEGACY_PATH))])

@@ -21,6 +21,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import JSONResponse
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from scanlet.disclosure import public_text, public_value
 from scanlet.errors import (
@@ -121,11 +122,38 @@ async def _http_error(request: Request, exc: Exception) -> JSONResponse:
     return answer
 
 
-async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
-    correlation = secrets.token_hex(6)
-    log.error("unexpected error [%s] on %s %s", correlation, request.method, request.url.path,
-              exc_info=exc)
-    return dwt_plain(500, GENERIC, f"Internal error; the service log names it {correlation}")
+class ContainUnexpected:
+    """ASGI middleware of a compatibility sub-application: an unexpected exception becomes the
+    reference's 500 answer here, logged once with its traceback and a correlation id that the
+    answer names. (FastAPI's own server-error handler would re-raise it after answering, and
+    the native app around the mount would log it a second time under another id.) An error
+    after the answer has started goes on up, as in the native app."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = False
+
+        async def tracking(message: Message) -> None:
+            nonlocal started
+            started = started or message["type"] == "http.response.start"
+            await send(message)
+
+        try:
+            await self.app(scope, receive, tracking)
+        except Exception as exc:
+            if started:
+                raise
+            correlation = secrets.token_hex(6)
+            log.error("unexpected error [%s] on %s %s", correlation, scope.get("method"),
+                      scope.get("path"), exc_info=exc)
+            answer = dwt_plain(500, GENERIC, f"Internal error; the service log names it "
+                               f"{correlation}")
+            await answer(scope, receive, send)
 
 
 def install(app: FastAPI) -> None:
@@ -133,4 +161,4 @@ def install(app: FastAPI) -> None:
     app.add_exception_handler(ScanletError, _scanlet_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)
-    app.add_exception_handler(Exception, _unexpected)
+    app.add_middleware(ContainUnexpected)
