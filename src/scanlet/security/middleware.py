@@ -49,7 +49,6 @@ Send = Callable[[Message], Awaitable[None]]
 ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
 
-
 @dataclass(frozen=True)
 class ErrorFormat:
     """How the middleware's refusals look on the paths of one API."""
