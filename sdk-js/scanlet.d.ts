@@ -568,6 +568,16 @@ export interface ClientEventMap {
   task: CustomEvent<TaskInfo>;
 }
 
+/** `deviceschange`: a device listing found scanners added or gone (device ids). */
+export interface DevicesChangedEventDetail {
+  added: string[];
+  removed: string[];
+}
+
+export interface ClientEventMap {
+  deviceschange: CustomEvent<DevicesChangedEventDetail>;
+}
+
 /** A connection to one Scanlet service. */
 export class Client extends EventTarget {
   constructor(baseUrl: string, version: VersionInfo, token?: string | null);
@@ -583,7 +593,12 @@ export class Client extends EventTarget {
   session(): Promise<string | null>;
   close(): void;
 
-  devices(): Promise<Device[]>;
+  /** From the last device listing; `refresh: true` waits for a new one. */
+  devices(options?: { refresh?: boolean }): Promise<Device[]>;
+  /** Open the session so `deviceschange` events arrive; whether it is open. */
+  watchDevices(): Promise<boolean>;
+  addEventListener<K extends keyof ClientEventMap>(type: K, listener: (event: ClientEventMap[K]) => void, options?: boolean | AddEventListenerOptions): void;
+  addEventListener(type: string, listener: EventListenerOrEventListenerObject | null, options?: boolean | AddEventListenerOptions): void;
   device(deviceId: string): Promise<Device>;
   capabilities(deviceId: string, options?: { session?: string | boolean }): Promise<Capabilities>;
 

@@ -57,6 +57,7 @@ def test_the_package_keeps_every_contract(tmp_path: Path) -> None:
     ("layers", "security/middleware.py", "import scanlet.api.problems"),
     # a feature package next to devices/ must go through the registry, not a driver module.
     ("drivers", "jobs.py", "import scanlet.devices.sane_driver"),
+    ("drivers", "core/runtime.py", "import scanlet.devices.demo.driver"),
     # service/ is above compat/ (no layer broken), but only the app factory may import it.
     ("compat", "service/serve.py", "import scanlet.compat.errors"),
 ])

@@ -33,6 +33,7 @@ const GUIDANCE = {
   feeder_empty: "Put paper in the document feeder, then scan again.",
   paper_jam: "Clear the paper jam, then scan again.",
   cover_open: "Close the scanner's cover, then scan again.",
+  double_feed: "Take the sheets out of the feeder, straighten the stack, then scan again.",
   device_busy: "The scanner is busy. Wait until it is free, then try again.",
   device_access_denied: "Scanlet may not use this scanner. Check its permissions on this " +
     "computer.",

@@ -367,6 +367,11 @@ export class Client extends EventTarget {
           clearTimeout(timer);
           this.sessionId = message.id;
           resolve(message.id);
+        } else if (message && message.type === "devices_changed") {
+          this._emit("deviceschange", {
+            added: Array.isArray(message.added) ? message.added : [],
+            removed: Array.isArray(message.removed) ? message.removed : [],
+          });
         }
       };
       socket.onclose = () => {
@@ -478,9 +483,25 @@ export class Client extends EventTarget {
 
   // Devices --------------------------------------------------------------------------------
 
-  /** The scanners: Device[]. */
-  devices() {
-    return this._request("GET", "/v1/devices");
+  /**
+   * The scanners: Device[], from the service's last device listing (answered at once).
+   * `refresh: true` waits for a new listing (slower: seconds with some SANE backends).
+   * Scanners plugged in or out later are announced by a `deviceschange` event
+   * ({detail: {added, removed}}: device ids) while this client's session is open: call
+   * `watchDevices()` (or `session()`) to open it.
+   * @param {{refresh?: boolean}} [options]
+   */
+  devices(options = {}) {
+    return this._request("GET", options.refresh ? "/v1/devices?refresh=true" : "/v1/devices");
+  }
+
+  /**
+   * Open this client's session so `deviceschange` events arrive; resolves with whether it
+   * is open. The service sends one whenever a device listing finds scanners added or gone.
+   * @returns {Promise<boolean>}
+   */
+  async watchDevices() {
+    return (await this.session()) !== null;
   }
 
   /** One scanner. @param {string} deviceId */

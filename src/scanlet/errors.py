@@ -35,6 +35,7 @@ code unless it names its own. CLI exit codes: 1 internal/import/export/storage, 
     │   ├── FeederEmpty (feeder_empty)
     │   ├── PaperJam (paper_jam)
     │   ├── CoverOpen (cover_open)
+    │   ├── DoubleFeed (double_feed)                  the feeder took two or more sheets at once
     │   ├── DeviceBusy (device_busy)
     │   ├── DeviceIOError (device_io_error, 502)
     │   ├── DeviceOutOfMemory (device_out_of_memory, 507)
@@ -216,6 +217,11 @@ class PaperJam(DeviceError):
 class CoverOpen(DeviceError):
     code = "cover_open"
     title = "The scanner cover is open: close it and try again"
+
+
+class DoubleFeed(DeviceError):
+    code = "double_feed"
+    title = "The feeder took two or more sheets at once: reload them and try again"
 
 
 class DeviceBusy(DeviceError):

@@ -10,6 +10,7 @@ from PIL import Image
 
 from scanlet import __version__
 from tests.conftest import Service
+from tests.devices.test_listing_cache import offer_test_devices
 from tests.helpers import check_pdf
 
 
@@ -28,6 +29,14 @@ def test_devices_and_feeder_scan_through_running_service(service: Service,
     listed = scanlet("devices", "--home", str(service.home))
     assert listed.returncode == 0, listed.stderr
     assert "sane:test:0" in listed.stdout and "sane:pnm:0" in listed.stdout
+    offer_test_devices(service.home / "sane", 3)
+    try:
+        cached = scanlet("devices", "--home", str(service.home))
+        assert cached.returncode == 0 and "sane:test:2" not in cached.stdout, cached.stdout
+        fresh = scanlet("devices", "--refresh", "--home", str(service.home))
+        assert fresh.returncode == 0 and "sane:test:2" in fresh.stdout, fresh.stdout
+    finally:
+        offer_test_devices(service.home / "sane", 2)
 
     out = tmp_path / "out.pdf"
     result = scanlet("scan", "--home", str(service.home), "--device", "sane:test:0",

@@ -64,7 +64,7 @@ def test_the_blocker_really_hides_python_sane(no_sane: dict[str, str]) -> None:
 
 
 def test_imports_and_doctor_say_not_available(no_sane: dict[str, str], home: Path) -> None:
-    imported = run(no_sane, "-c", "import scanlet.service.serve, scanlet.cli, "
+    imported = run(no_sane, "-c", "import scanlet.service.serve, scanlet.cli.app, "
                                   "scanlet.devices.worker, scanlet.service.doctor")
     assert imported.returncode == 0, imported.stderr
 

@@ -23,6 +23,7 @@ from PIL import Image
 from playwright.sync_api import Browser, BrowserContext, Page
 
 from tests.conftest import Service
+from tests.devices.test_listing_cache import offer_test_devices
 from tests.security.browser import NetworkLog
 from tests.web.sdk_fixtures import (
     SdkServer,
@@ -285,6 +286,36 @@ def test_devices_and_capabilities(page: Page) -> None:
     assert {"flatbed", "feeder"} <= set(sources)
     assert "gray" in sources["feeder"]["color_modes"]
     assert str(value["session"]).startswith("ses_")
+
+
+def test_devices_change_events_reach_the_page(page: Page, service: Service) -> None:
+    """A listing that finds a scanner added (then gone) fires ``deviceschange`` on the client;
+    ``devices({refresh: true})`` returns the new listing, plain ``devices()`` the cached one."""
+    config = service.home / "sane"
+    assert run(page, """async () => {
+        window.changes = [];
+        window.client.addEventListener("deviceschange", (e) => window.changes.push(e.detail));
+        return await window.client.watchDevices();
+    }""") is True
+    offer_test_devices(config, 3)
+    try:
+        ids = run(page, """async () => {
+            const cached = (await window.client.devices()).map((d) => d.id);
+            const fresh = (await window.client.devices({ refresh: true })).map((d) => d.id);
+            return { cached, fresh };
+        }""")
+        assert "sane:test:2" not in ids["cached"] and "sane:test:2" in ids["fresh"], ids
+        page.wait_for_function("window.changes.length >= 1")
+        assert run(page, "async () => window.changes") == [
+            {"added": ["sane:test:2"], "removed": []}]
+    finally:
+        offer_test_devices(config, 2)
+    fresh = run(page, """async () =>
+        (await window.client.devices({ refresh: true })).map((d) => d.id)""")
+    assert "sane:test:2" not in fresh
+    page.wait_for_function("window.changes.length >= 2")
+    assert run(page, "async () => window.changes[1]") == {
+        "added": [], "removed": ["sane:test:2"]}
 
 
 def test_feeder_scan_streams_pages_then_reorder_rotate_delete_and_export(

@@ -1,26 +1,26 @@
 """Page processing: edit (a new version), undo, blank check, barcodes, document separation.
 
 Everything CPU-heavy runs in a worker thread so the event loop keeps serving; the functions
-themselves live in ``scanlet.imaging`` and ``scanlet.barcodes`` and are usable without HTTP.
+themselves live in ``scanlet.imaging`` and ``scanlet.barcodes`` and are usable without HTTP;
+splitting a document is :mod:`scanlet.core.documents`, shared with the CLI.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Query
-from PIL import Image
 from pydantic import BaseModel, Field
 
 from scanlet.barcodes.read import Barcode, read_barcodes
-from scanlet.barcodes.separation import SeparationRule, page_facts, split_documents
+from scanlet.barcodes.separation import SeparationRule
 from scanlet.codecs.decode import decoded
+from scanlet.core import documents
 from scanlet.core.deps import runtime
 from scanlet.core.runtime import Runtime
 from scanlet.errors import InvalidSetting
-from scanlet.imaging.blank import DEFAULT_SENSITIVITY, check_page, is_blank
+from scanlet.imaging.blank import DEFAULT_SENSITIVITY, check_page
 from scanlet.imaging.edits import apply_edits
 from scanlet.models import DocumentInfo, PageInfo
 
@@ -70,12 +70,6 @@ def _parse_ints(raw: str | None, field: str, count: int) -> list[int] | None:
         raise InvalidSetting(f"{field} must be {count} integers separated by commas",
                              field=field)
     return values
-
-
-def _blank_test(dpi: float) -> Callable[[Image.Image], bool]:
-    def test(image: Image.Image) -> bool:
-        return is_blank(image, dpi).blank
-    return test
 
 
 def _formats(raw: str | None) -> list[str] | None:
@@ -151,27 +145,5 @@ async def document_barcodes(
 @router.post("/documents/{document_id}/split",
              summary="Split a document into new documents on separator pages")
 async def split_document(document_id: str, body: SplitRequest, rt: Rt) -> list[DocumentInfo]:
-    def run() -> list[DocumentInfo]:
-        source = rt.store.get_document(document_id)
-        pages = rt.store.list_pages(document_id)
-        facts = []
-        for info in pages:
-            with decoded(rt.store.read_original(info.id, cache=False), info.format) as image:
-                facts.append(page_facts(image, body.rule, dpi=info.dpi,
-                                        is_blank=_blank_test(info.dpi)))
-        groups = split_documents(facts, body.rule)
-        kept = {i for group in groups for i in group}
-        prefix = body.name_prefix or source.name or "document"
-        made = []
-        for number, group in enumerate(groups, start=1):
-            target = rt.store.create_document(f"{prefix} {number}", tags=source.tags,
-                                              metadata=source.metadata)
-            rt.store.transfer_pages([pages[i].id for i in group], target.id)
-            made.append(rt.store.get_document(target.id))
-        separators = [p.id for i, p in enumerate(pages) if i not in kept]
-        if separators:
-            rt.store.delete_pages(separators)
-        rt.store.delete_document(document_id)
-        return made
-
-    return await asyncio.to_thread(run)
+    return await asyncio.to_thread(documents.split_document, rt.store, document_id, body.rule,
+                                   name_prefix=body.name_prefix)

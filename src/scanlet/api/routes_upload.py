@@ -5,7 +5,8 @@
 the home's ``upload/`` folder (a private staged file), checks the target again, sends the file
 with progress and cancel, and removes the staged file whatever happens. The task's result is
 the target's answer: ``status``, selected ``headers``, ``body`` (text) or ``body_base64``,
-``truncated``, ``attempts``, ``retried_statuses``.
+``truncated``, ``attempts``, ``retried_statuses``. All of that is :mod:`scanlet.core.uploads`;
+this module parses the request, names the requester and answers with the task.
 
 Uploads are limited per client like OCR: ``[limits] upload_tasks_per_minute`` requests a
 minute (429 ``rate_limited``) and ``[limits] max_running_uploads`` at once (429
@@ -15,48 +16,25 @@ minute (429 ``rate_limited``) and ``[limits] max_running_uploads`` at once (429
 from __future__ import annotations
 
 import asyncio
-import base64
-import contextlib
-import os
-import secrets
-import threading
-from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, Request, status
 from pydantic import BaseModel, ConfigDict, Field
 
 from scanlet.api.deps import client_key
-from scanlet.api.routes_buffer import EXPORT_EXTENSIONS, page_selection
-from scanlet.codecs.export import ExportFormat, export_pages
+from scanlet.api.routes_buffer import page_selection
+from scanlet.codecs.export import ExportFormat
 from scanlet.codecs.options import ExportOptions
-from scanlet.config import Settings
+from scanlet.core import uploads
 from scanlet.core.deps import runtime
 from scanlet.core.runtime import Runtime
-from scanlet.errors import InvalidSetting, ScanCancelled, UploadTargetRefused
-from scanlet.tasks import Progress, TaskInfo, TaskOutput
-from scanlet.upload.ftp import upload_ftp
-from scanlet.upload.http import (
-    UploadResult,
-    check_fields,
-    check_headers,
-    check_part_names,
-    upload_file,
-)
-from scanlet.upload.policy import (
-    FTP_SCHEMES,
-    CheckedTarget,
-    Requester,
-    UploadRules,
-    check_target,
-)
+from scanlet.core.uploads import UPLOAD_TASK_KIND, upload_rules
+from scanlet.errors import UploadTargetRefused
+from scanlet.tasks import TaskInfo
+from scanlet.upload.policy import Requester
 
 router = APIRouter(prefix="/v1", tags=["upload"])
 Rt = Annotated[Runtime, Depends(runtime)]
-
-UPLOAD_TASK_KIND = "upload"
-#: Seconds between two progress events of an upload (the uploader reports every chunk it sends).
-PROGRESS_INTERVAL = 0.1
 
 
 class FtpLogin(BaseModel):
@@ -91,18 +69,13 @@ class UploadRequest(BaseModel):
                                     "Content-Length and the like are refused")
     ftp: FtpLogin | None = None
 
-
-def _check_running(rt: Runtime, client: str) -> None:
-    """429 ``too_many_tasks`` when ``client`` already runs its maximum of uploads."""
-    rt.tasks.check_room(kind_prefix=UPLOAD_TASK_KIND, owner=client,
-                        maximum=rt.settings.max_running_uploads, what="uploads",
-                        key="max_running_uploads")
-
-
-def upload_rules(settings: Settings) -> UploadRules:
-    return UploadRules(allowed_targets=settings.upload_allowed_targets,
-                       allow_private=settings.upload_allow_private,
-                       allow_loopback_targets=settings.upload_dev_targets)
+    def order(self) -> uploads.UploadOrder:
+        """The request as the core takes it."""
+        return uploads.UploadOrder(
+            url=self.url, method=self.method, format=self.format, options=self.options,
+            field_name=self.field_name, file_name=self.file_name,
+            content_type=self.content_type, fields=self.fields, headers=self.headers,
+            ftp=uploads.FtpLogin(self.ftp.user, self.ftp.password) if self.ftp else None)
 
 
 class _Anonymous:
@@ -115,90 +88,20 @@ def _requester(request: Request) -> Requester:
     return principal if principal is not None else _Anonymous()
 
 
-def _safe_name(name: str) -> str:
-    return "".join(c if c.isalnum() or c in "-_. " else "_" for c in name).strip() or "document"
-
-
-def result_json(result: UploadResult, target: CheckedTarget) -> dict[str, Any]:
-    """The task result: the target's answer (the body as text when it is UTF-8)."""
-    out: dict[str, Any] = {"target": target.safe_url(), "status": result.status,
-                           "headers": result.headers, "truncated": result.truncated,
-                           "attempts": result.attempts,
-                           "retried_statuses": list(result.retried_statuses)}
-    try:
-        out["body"] = result.body.decode("utf-8")
-    except UnicodeDecodeError:
-        out["body_base64"] = base64.b64encode(result.body).decode("ascii")
-    return out
-
-
 @router.post("/documents/{document_id}/upload", status_code=status.HTTP_202_ACCEPTED,
              summary="Upload a document to a URL (a task; follow it at /v1/tasks/{id})")
 async def upload_document(document_id: str, body: UploadRequest, rt: Rt,
                           request: Request) -> TaskInfo:
     client = client_key(request.scope)
-    _check_running(rt, client)  # early, before any work; checked again right before starting
-    requester = _requester(request)
-    rules = upload_rules(rt.settings)
+    uploads.check_room(rt.tasks, rt.settings, client)  # early; checked again when starting
     # Fail fast: the target is checked before anything is exported.
-    await asyncio.to_thread(check_target, body.url, requester=requester, rules=rules)
-    headers = check_headers(body.headers)
-    fields = check_fields(body.fields)
-    check_part_names(body.field_name, body.file_name or "document")
+    checked = await asyncio.to_thread(uploads.check_order, body.order(), _requester(request),
+                                      upload_rules(rt.settings))
     document = await asyncio.to_thread(rt.store.get_document, document_id)
     page_ids = await asyncio.to_thread(page_selection, rt, document_id, body.page_ids)
-    if not page_ids:
-        raise InvalidSetting("the document has no pages to upload", field="page_ids")
-    settings = rt.settings
-    staging = rt.home.upload
-
-    def work(workdir: Path, progress: Progress, cancel: threading.Event) -> TaskOutput:
-        del workdir  # the staged file lives in the home's upload/ folder
-        staging.mkdir(parents=True, exist_ok=True, mode=0o700)
-        staged = staging / f"upload-{secrets.token_hex(8)}.part"
-        try:
-            fd = os.open(staged, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-
-            def exported(_done: int, _total: int) -> None:
-                if cancel.is_set():
-                    raise ScanCancelled("the upload was cancelled while exporting")
-
-            with os.fdopen(fd, "wb") as fh:
-                media_type = export_pages(rt.store, page_ids, body.format, fh, exported,
-                                          options=body.options)
-            default_name = _safe_name(
-                f"{document.name or document.id}.{EXPORT_EXTENSIONS.get(media_type, 'bin')}")
-            target = check_target(body.url, requester=requester, rules=rules)
-
-            def sent(done: int, total: int) -> None:
-                with contextlib.suppress(Exception):  # the uploader checks cancel itself
-                    progress(done, total)
-
-            if target.scheme in FTP_SCHEMES:
-                login = body.ftp or FtpLogin()
-                result = upload_ftp(
-                    staged, target, user=login.user, password=login.password,
-                    file_name=body.file_name or (default_name if target.path.endswith("/")
-                                                 else None),
-                    retries=settings.upload_retries, timeout=settings.upload_timeout,
-                    progress=sent, cancel=cancel)
-            else:
-                result = upload_file(
-                    staged, target, method=body.method, field_name=body.field_name,
-                    file_name=body.file_name or default_name,
-                    content_type=body.content_type or media_type,
-                    fields=fields, headers=headers, retries=settings.upload_retries,
-                    timeout=settings.upload_timeout, progress=sent, cancel=cancel,
-                    response_limit=settings.upload_max_response_kb * 1024)
-            return TaskOutput(result_json(result, target))
-        finally:
-            with contextlib.suppress(FileNotFoundError):
-                staged.unlink()
-
-    # No await between this check and start(): two requests of one client cannot both pass.
-    _check_running(rt, client)
-    return rt.tasks.start(UPLOAD_TASK_KIND, work, owner=client, unit="bytes",
-                          progress_interval=PROGRESS_INTERVAL)
+    # No await between this and the task's start: two requests of one client cannot both pass.
+    return uploads.start_upload(rt.tasks, rt.store, document, page_ids, checked,
+                                settings=rt.settings, staging=rt.home.upload, owner=client)
 
 
-__all__ = ["UploadRequest", "UploadTargetRefused", "router", "upload_rules"]
+__all__ = ["UPLOAD_TASK_KIND", "UploadRequest", "UploadTargetRefused", "router", "upload_rules"]

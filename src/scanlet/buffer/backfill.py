@@ -12,6 +12,11 @@ buffer (SQLite in WAL mode, the install's cache key) and writes each preview whe
 service looks for it. It stops after :data:`IDLE_EXIT` seconds without work
 and is started again on demand; it dies with the service.
 
+The process is run with the worker-process kit (:mod:`scanlet.childproc`): started as
+``python -m`` of this package, tied to the feeder thread's life, the cache key handed over
+in the handshake line (never in argv), one JSON line per page each way, its log records
+re-logged here.
+
 Best effort: a page deleted or damaged meanwhile is skipped, a full queue drops requests,
 and nothing is lost by a crash (a page's preview is then made on its first view).
 """
@@ -22,15 +27,23 @@ import contextlib
 import logging
 import queue
 import subprocess
-import sys
 import threading
 import time
 from collections.abc import Callable
+from typing import Any
 
-from scanlet.childproc import die_with_parent
+from scanlet.childproc import (
+    LINE_LIMIT,
+    dumps_line,
+    parse_line,
+    relay_stream,
+    send_hello,
+    spawn_module,
+)
 from scanlet.config import Home
 
 log = logging.getLogger(__name__)
+worker_log = logging.getLogger("scanlet.buffer.backfill_worker")
 
 #: Pages waiting for a preview at most (a request beyond is dropped).
 MAX_WAITING = 10_000
@@ -101,7 +114,7 @@ class PreviewBackfill:
     # -- the feeder thread -------------------------------------------------------------------
 
     def _feed(self) -> None:
-        process: subprocess.Popen[str] | None = None
+        process: subprocess.Popen[bytes] | None = None
         try:
             while True:
                 try:
@@ -131,30 +144,34 @@ class PreviewBackfill:
         while self._busy() and self._feeder is not None:
             time.sleep(BUSY_POLL)
 
-    def _start(self) -> subprocess.Popen[str]:
-        process = subprocess.Popen(
-            [sys.executable, "-m", WORKER_MODULE, "--home", str(self._home.root)],
-            stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, bufsize=1,
-            preexec_fn=die_with_parent(),  # one prctl call: async-signal-safe
-        )
+    def _start(self) -> subprocess.Popen[bytes]:
+        level = logging.getLevelName(logging.getLogger("scanlet").getEffectiveLevel())
+        process: subprocess.Popen[bytes] = spawn_module(
+            WORKER_MODULE, ["--home", str(self._home.root),
+                            "--log-level", level if isinstance(level, str) else "WARNING"],
+            stderr=subprocess.PIPE, tie_to_thread=True)  # the feeder thread outlives it
         self.pid = process.pid
-        assert process.stdin is not None
-        process.stdin.write(self._key.hex() + "\n")
-        process.stdin.flush()
+        assert process.stdin is not None and process.stderr is not None
+        relay_stream(process.stderr, worker_log, prefix=f"[preview-backfill {process.pid}] ",
+                     name="preview-backfill-log")
+        with contextlib.suppress(OSError):  # a helper that died at once is seen in _one
+            send_hello(process.stdin, {"key": self._key.hex()})
         log.debug("preview backfill process %d started", process.pid)
         return process
 
-    def _one(self, process: subprocess.Popen[str], page_id: str) -> None:
+    def _one(self, process: subprocess.Popen[bytes], page_id: str) -> None:
         assert process.stdin is not None and process.stdout is not None
+        answer: dict[str, Any] = {}
         try:
-            process.stdin.write(page_id + "\n")
+            process.stdin.write(dumps_line({"page": page_id}))
             process.stdin.flush()
-            answer = process.stdout.readline().split()
+            line = process.stdout.readline(LINE_LIMIT)
+            answer = parse_line(line) if line else {}
         except OSError:
-            answer = []
+            pass
         with self._lock:
             self._pending -= 1
-            if answer[:1] == ["ok"]:
+            if answer.get("ev") == "ok":
                 self.made += 1
             else:
                 self.skipped += 1
@@ -162,7 +179,7 @@ class PreviewBackfill:
             log.warning("the preview backfill process %d stopped (exit %s)", process.pid,
                         process.poll())
 
-    def _stop(self, process: subprocess.Popen[str]) -> None:
+    def _stop(self, process: subprocess.Popen[bytes]) -> None:
         if process.stdin is not None:
             with contextlib.suppress(OSError):
                 process.stdin.close()
@@ -171,5 +188,6 @@ class PreviewBackfill:
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait()
-        if process.stdout is not None:
-            process.stdout.close()
+        for stream in (process.stdout, process.stderr):
+            if stream is not None:
+                stream.close()

@@ -1,9 +1,12 @@
 """The preview backfill's helper process (see backfill.py): page ids in, one answer each out.
 
-stdin: the cache key (hex) on the first line, then one page id per line; stdout: ``ok <id>``
-or ``skip <id> <error code>`` per line. Ends at EOF. Runs at the lowest CPU priority, set
-first thing. The service, which holds the key already, hands it over, so the helper neither
-asks the OS key store (a D-Bus round trip, maybe an unlock prompt) nor imports keyring.
+JSON lines (the worker-process kit, :mod:`scanlet.childproc`): stdin, the handshake
+``{"key": <cache key, hex>}`` on the first line, then ``{"page": <id>}`` per page; stdout,
+``{"ev": "ok", "page": <id>}`` or ``{"ev": "skip", "page": <id>, "code": <error code>}`` per
+page; stderr, log records as JSON lines that the service re-logs. Ends at EOF. Runs at the
+lowest CPU priority, set first thing. The service, which holds the key already, hands it
+over, so the helper neither asks the OS key store (a D-Bus round trip, maybe an unlock
+prompt) nor imports keyring.
 """
 
 from __future__ import annotations
@@ -15,6 +18,8 @@ import sys
 from pathlib import Path
 
 from scanlet.buffer.store import PageStore
+from scanlet.childproc import LINE_LIMIT, claim_stdout, dumps_line, parse_line, read_hello
+from scanlet.childproc.logs import setup_child_logging
 from scanlet.config import Home
 from scanlet.crypto import KEY_BYTES
 from scanlet.errors import ScanletError
@@ -42,30 +47,31 @@ def main(argv: list[str] | None = None) -> int:
     lower_priority()
     parser = argparse.ArgumentParser(prog=f"python -m {__spec__.name if __spec__ else ''}")
     parser.add_argument("--home", required=True)
+    parser.add_argument("--log-level", default="WARNING")
     args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.WARNING, stream=sys.stderr,
-                        format="preview-backfill %(levelname)s %(name)s: %(message)s")
+    setup_child_logging(args.log_level)
+    out = claim_stdout()
     home = Home(Path(args.home))
+    hello = read_hello(sys.stdin.buffer) or {}
     try:
-        key = bytes.fromhex(sys.stdin.readline().strip())
+        key = bytes.fromhex(str(hello.get("key", "")))
     except ValueError:
         key = b""
     if len(key) != KEY_BYTES:
-        log.error("no cache key on stdin")
+        log.error("no cache key in the handshake")
         return 2
     store = PageStore(home, key, ram_cache_bytes=0, fsync=False)
     try:
-        for line in sys.stdin:
-            page_id = line.strip()
+        for line in iter(lambda: sys.stdin.buffer.readline(LINE_LIMIT), b""):
+            page_id = str(parse_line(line).get("page") or "")
             if not page_id:
                 continue
+            answer: dict[str, str] = {"ev": "ok", "page": page_id}
             try:
                 store.ensure_preview(page_id)
-                answer = f"ok {page_id}"
             except ScanletError as exc:  # deleted or damaged meanwhile
-                answer = f"skip {page_id} {exc.code}"
-            sys.stdout.write(answer + "\n")
-            sys.stdout.flush()
+                answer = {"ev": "skip", "page": page_id, "code": exc.code}
+            out.write(dumps_line(answer))
     finally:
         store.close()
     return 0

@@ -46,6 +46,11 @@ METADATA_FORMATS = ("pdf", "tiff")
 PDF_MEDIA_TYPE = "application/pdf"
 TIFF_MEDIA_TYPE = "image/tiff"
 ZIP_MEDIA_TYPE = "application/zip"
+#: The file extension of each media type :func:`export_pages` produces (names of downloaded
+#: and uploaded files).
+EXTENSIONS: dict[str, str] = {PDF_MEDIA_TYPE: "pdf", TIFF_MEDIA_TYPE: "tiff", "image/jpeg": "jpg",
+                              "image/png": "png", "image/bmp": "bmp", "image/webp": "webp",
+                              ZIP_MEDIA_TYPE: "zip"}
 
 
 def media_type(fmt: ExportFormat, page_count: int) -> str:

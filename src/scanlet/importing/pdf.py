@@ -2,10 +2,11 @@
 
 No client file is decoded in the service: :func:`run_worker` (:func:`import_pdf` for PDFs)
 starts ``python -m scanlet.importing.pdf_worker`` (an argument list, no shell; a fresh
-interpreter, never a fork of the threaded service) for this one file, hands it the password on
-stdin and stores each page the worker announces with the preview the worker made from its
-pixels (the store reads only the page's header). The worker limits its own memory and CPU time
-(RLIMIT_AS, RLIMIT_CPU); this side adds the wall-clock limits: at most
+interpreter, never a fork of the threaded service: :mod:`scanlet.childproc`, the worker-process
+kit, as are the handshake, the JSON-lines events and the log relay) for this one file, hands it
+the password on stdin and stores each page the worker announces with the preview the worker
+made from its pixels (the store reads only the page's header). The worker limits its own
+memory and CPU time (RLIMIT_AS, RLIMIT_CPU); this side adds the wall-clock limits: at most
 :attr:`PdfLimits.page_timeout` seconds without news, :attr:`PdfLimits.total_timeout` for the
 whole file; past either the worker is killed and the import is refused (413, ``time``).
 
@@ -21,21 +22,26 @@ print. Pages that are one image are extracted at their own resolution whatever t
 from __future__ import annotations
 
 import contextlib
-import json
 import logging
 import os
 import queue
 import shutil
 import signal
 import subprocess
-import sys
 import tempfile
-import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
 
+from scanlet.childproc import (
+    LineReader,
+    child_environment,
+    module_command,
+    relog_file,
+    send_hello,
+    spawn,
+)
 from scanlet.errors import ScanletError
 from scanlet.importing.budget import MB, RENDER_BYTES_PER_PIXEL, WORKER_BASE_BYTES
 from scanlet.importing.detect import FileFormat
@@ -86,37 +92,27 @@ class PdfLimits:
 
 
 class _Worker:
-    """One running worker: its events as a queue (a reader thread), acks, and cleanup."""
+    """One running worker (childproc kit): its events as a queue (a reader thread), the
+    handshake, acks, and cleanup."""
 
     def __init__(self, command: list[str], log_path: Path) -> None:
         self.log_path = log_path
         self._log = log_path.open("wb")
         try:
-            self.process = subprocess.Popen(  # an argument list, no shell
-                command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self._log,
-                start_new_session=True, env=_environment(), cwd=log_path.parent)
+            self.process = spawn(command, stderr=self._log, new_session=True,
+                                 env=_environment(), cwd=log_path.parent)
         except OSError as exc:
             self._log.close()
             raise ImportFailed(f"cannot start the PDF worker: {exc}") from exc
         assert self.process.stdout is not None and self.process.stdin is not None
         self._stdin: IO[bytes] = self.process.stdin
-        self.events: queue.Queue[dict[str, Any] | None] = queue.Queue()
+        self.events = LineReader(self.process.stdout, name="pdf-worker-events").events
         self.killed = False
-        threading.Thread(target=self._read, args=(self.process.stdout,), daemon=True,
-                         name="pdf-worker-events").start()
 
-    def _read(self, stream: IO[bytes]) -> None:
-        try:
-            for line in iter(lambda: stream.readline(1 << 16), b""):
-                try:
-                    event = json.loads(line)
-                except ValueError:
-                    event = {"ev": "garbage", "line": line[:200].decode(errors="replace")}
-                self.events.put(event if isinstance(event, dict) else {"ev": "garbage"})
-        except (OSError, ValueError):
-            pass
-        finally:
-            self.events.put(None)
+    def hello(self, password: str | None) -> None:
+        """The handshake: the password travels on stdin, never in argv."""
+        with contextlib.suppress(OSError, ValueError):
+            send_hello(self._stdin, {"password": password})
 
     def send(self, line: bytes) -> None:
         """Write a line; a worker that already exited is noticed through its events."""
@@ -141,15 +137,10 @@ class _Worker:
 
 
 def _environment() -> dict[str, str]:
-    """The service's environment, with the folder holding ``scanlet`` first on the path
-    (so the worker imports this very code even when the service runs from a checkout)."""
-    env = dict(os.environ)
-    package_root = str(Path(__file__).resolve().parents[2])
-    env["PYTHONPATH"] = os.pathsep.join(p for p in (package_root, env.get("PYTHONPATH")) if p)
-    # numpy's BLAS would reserve buffers for one thread per core under the worker's address
-    # space limit; the worker does no linear algebra.
-    env.setdefault("OPENBLAS_NUM_THREADS", "1")
-    return env
+    """The worker's environment (:func:`child_environment`): numpy's BLAS would reserve
+    buffers for one thread per core under the worker's address space limit; the worker does
+    no linear algebra."""
+    return child_environment(defaults={"OPENBLAS_NUM_THREADS": "1"})
 
 
 @dataclass(frozen=True)
@@ -166,8 +157,8 @@ class WorkerJob:
 
 def _command(path: Path, out_dir: Path, job: WorkerJob, limits: PdfLimits) -> list[str]:
     level = logging.getLevelName(logging.getLogger("scanlet").getEffectiveLevel())
-    return [
-        sys.executable, "-m", WORKER_MODULE, "--input", str(path), "--out-dir", str(out_dir),
+    return module_command(
+        WORKER_MODULE, "--input", str(path), "--out-dir", str(out_dir),
         "--format", job.fmt, "--dpi", repr(float(job.dpi)),
         "--max-pages", str(limits.max_pages), "--max-frames", str(job.max_frames),
         "--max-pixels", str(job.max_pixels),
@@ -176,26 +167,7 @@ def _command(path: Path, out_dir: Path, job: WorkerJob, limits: PdfLimits) -> li
         "--memory-bytes", str(job.memory_bytes),
         "--cpu-seconds", str(limits.cpu_seconds), "--parent-pid", str(os.getpid()),
         "--log-level", level if isinstance(level, str) else "INFO",
-    ]
-
-
-def _relog(log_path: Path) -> None:
-    """Re-log the worker's JSON log lines (the last :data:`_LOG_TAIL` bytes) at their level."""
-    try:
-        with log_path.open("rb") as fh:
-            fh.seek(max(0, log_path.stat().st_size - _LOG_TAIL))
-            lines = fh.read().decode(errors="replace").splitlines()
-    except OSError:
-        return
-    for line in lines:
-        try:
-            record = json.loads(line)
-            level = logging.getLevelName(str(record["level"]))
-            worker_logger.log(level if isinstance(level, int) else logging.INFO,
-                              "%s: %s", record.get("logger"), record.get("msg"))
-        except (ValueError, KeyError, TypeError):
-            if line.strip():
-                worker_logger.warning("%s", line)
+    )
 
 
 def _exit_error(worker: _Worker) -> ScanletError:
@@ -288,14 +260,14 @@ def run_worker(
             path.write_bytes(source)
         out_dir = work / "pages"
         out_dir.mkdir(mode=0o700)
-        command = _command(path.resolve(), out_dir, job, limits)
-        worker = _Worker(command, work / "worker.log")
+        worker = _Worker(_command(path.resolve(), out_dir, job, limits),
+                         work / "worker.log")
         try:
-            worker.send(json.dumps({"password": password}).encode() + b"\n")
+            worker.hello(password)
             _converse(worker, out_dir, add, limits, progress)
         finally:
             worker.close()
-            _relog(work / "worker.log")
+            relog_file(work / "worker.log", worker_logger, tail=_LOG_TAIL)
     finally:
         shutil.rmtree(work, ignore_errors=True)
 

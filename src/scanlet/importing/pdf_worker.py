@@ -39,7 +39,6 @@ from __future__ import annotations
 import argparse
 import contextlib
 import io
-import json
 import logging
 import math
 import os
@@ -50,7 +49,13 @@ from decimal import Decimal
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any, Literal, cast
 
-from scanlet.childproc import arm_in_child
+from scanlet.childproc import (
+    arm_in_child,
+    claim_stdout,
+    dumps_line,
+    read_hello,
+    setup_child_logging,
+)
 from scanlet.errors import ScanletError
 from scanlet.importing.budget import RENDER_BYTES_PER_PIXEL
 from scanlet.importing.errors import (
@@ -143,31 +148,6 @@ def set_limits(memory_bytes: int, cpu_seconds: int) -> dict[str, int]:
             "cpu_seconds": resource.getrlimit(resource.RLIMIT_CPU)[0]}
 
 
-def _claim_stdout() -> IO[bytes]:
-    """The protocol stream: a private copy of fd 1, with fd 1 itself pointed at stderr."""
-    protocol_fd = os.dup(1)
-    os.dup2(2, 1)
-    sys.stdout = sys.stderr
-    return os.fdopen(protocol_fd, "wb", buffering=0)
-
-
-class _JsonLogFormatter(logging.Formatter):
-    def format(self, record: logging.LogRecord) -> str:
-        message = record.getMessage()
-        if record.exc_info:
-            message += "\n" + self.formatException(record.exc_info)
-        return json.dumps({"level": record.levelname, "logger": record.name, "msg": message})
-
-
-def _setup_logging(level: str) -> None:
-    handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(_JsonLogFormatter())
-    root = logging.getLogger()
-    root.handlers[:] = [handler]
-    root.setLevel(level)
-    logging.getLogger("PIL").setLevel(max(logging.INFO, root.level))
-
-
 class Channel:
     """Events out (stdout), acknowledgements in (stdin), with the ahead-window."""
 
@@ -177,14 +157,14 @@ class Channel:
         self._unacked = 0
 
     def send(self, message: dict[str, Any]) -> None:
-        self._out.write(json.dumps(message).encode() + b"\n")
+        self._out.write(dumps_line(message))
 
-    def read_json(self) -> dict[str, Any]:
-        line = self._in.readline(1 << 16)
-        if not line:
-            raise SystemExit(0)  # the service went away
-        value = json.loads(line)
-        return value if isinstance(value, dict) else {}
+    def read_hello(self) -> dict[str, Any]:
+        """The service's first line (the handshake); exits if the service went away."""
+        hello = read_hello(self._in)
+        if hello is None:
+            raise SystemExit(0)
+        return hello
 
     def page_sent(self) -> None:
         """Count a page; block for an ``ack`` while :data:`WINDOW` pages are unacknowledged."""
@@ -778,8 +758,8 @@ def _preload(fmt: str) -> None:
 def main(argv: list[str] | None = None) -> int:
     """Entry point; exit status 0 after ``done``, 1 after ``error``."""
     args = _parser().parse_args(argv)
-    _setup_logging(args.log_level)
-    channel = Channel(_claim_stdout(), sys.stdin.buffer)
+    setup_child_logging(args.log_level)
+    channel = Channel(claim_stdout(), sys.stdin.buffer)
     arm_in_child(args.parent_pid)
     _preload(args.format)
     from PIL import Image
@@ -789,7 +769,7 @@ def main(argv: list[str] | None = None) -> int:
     limits = set_limits(args.memory_bytes, args.cpu_seconds)  # before touching the file
     error: ScanletError
     try:
-        password = channel.read_json().get("password")
+        password = channel.read_hello().get("password")
         if args.format == "pdf":
             run(args, password if isinstance(password, str) else None, channel, limits)
         else:

@@ -13,8 +13,9 @@ What was installed is recorded in ``cert/trust.json`` so that uninstall removes 
 the periodic task (``cert_task``) knows whether to add the CA to profiles that appear later, and
 a renewed CA can replace the old one everywhere (:func:`refresh`).
 
-Every command runs through a :class:`CommandRunner` (argument lists, timeouts, never a shell);
-tests of the macOS/Windows commands pass a recording fake with the same interface.
+Every command runs through a :class:`CommandRunner` (argument lists, timeouts, never a shell,
+killed with the service: the worker-process kit, :mod:`scanlet.childproc`); tests of the
+macOS/Windows commands pass a recording fake with the same interface.
 """
 
 from __future__ import annotations
@@ -37,24 +38,23 @@ from cryptography.hazmat.primitives import hashes, serialization
 from scanlet import childproc
 from scanlet.childproc import CommandResult, CommandRunner
 from scanlet.config import Home
-from scanlet.errors import CertificateError, ScanletError
+from scanlet.errors import CertificateError
 from scanlet.security import certs, homecheck
 
 log = logging.getLogger(__name__)
 
 TRUST_FILE = "trust.json"
 NSS_TRUST = "C,,"  # a CA for TLS servers; nothing for e-mail or code signing
-COMMAND_TIMEOUT = 60.0
+COMMAND_TIMEOUT = childproc.COMMAND_TIMEOUT
 
 
 # --- running commands ---------------------------------------------------------------------
 
 
-def run_command(args: Sequence[str], *, timeout: float = COMMAND_TIMEOUT,
-                error: type[ScanletError] = CertificateError) -> CommandResult:
-    """The real runner (``scanlet.childproc.run_command``), failing with CertificateError
-    when the program is missing or does not finish."""
-    return childproc.run_command(args, timeout=timeout, error=error)
+def run_command(args: Sequence[str], *, timeout: float = COMMAND_TIMEOUT) -> CommandResult:
+    """The real runner (the worker-process kit's :func:`scanlet.childproc.run_command`),
+    failing with CertificateError when the program is missing or does not finish."""
+    return childproc.run_command(args, timeout=timeout, error=CertificateError)
 
 
 # --- the record ---------------------------------------------------------------------------

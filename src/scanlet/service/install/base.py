@@ -25,7 +25,8 @@ MONITOR_ARGS = ("-m", "scanlet", "service", "run")
 
 
 def run_command(args: Sequence[str], *, timeout: float = COMMAND_TIMEOUT) -> CommandResult:
-    """The real runner (``scanlet.childproc.run_command``), failing with ServiceError."""
+    """The real runner (the worker-process kit's :func:`scanlet.childproc.run_command`),
+    failing with ServiceError when the program is missing or does not finish."""
     return childproc.run_command(args, timeout=timeout, error=ServiceError)
 
 

@@ -22,7 +22,6 @@ import os
 import shutil
 import signal
 import ssl
-import subprocess
 import sys
 import tempfile
 import time
@@ -455,11 +454,10 @@ def check_health(home: Home, *, timeout: float = 3.0) -> tuple[InstanceInfo | No
 def _ps(pid: int, column: str) -> str | None:
     """One ``ps`` column of a process (POSIX without /proc, e.g. macOS)."""
     try:
-        done = subprocess.run(["ps", "-o", f"{column}=", "-p", str(pid)], capture_output=True,
-                              text=True, timeout=10, check=False, stdin=subprocess.DEVNULL)
-    except (OSError, subprocess.TimeoutExpired):
+        done = run_command(["ps", "-o", f"{column}=", "-p", str(pid)], timeout=10)
+    except ServiceError:  # no ps, or it hung
         return None
-    if done.returncode != 0:
+    if not done.ok:
         return None
     return done.stdout.strip() or None
 

@@ -1,4 +1,4 @@
-"""A small Python client of the native /v1 API, used by the CLI and the tests."""
+"""A small Python client of the native /v1 API, used by the CLI."""
 
 from __future__ import annotations
 
@@ -11,10 +11,10 @@ import httpx
 from rich.progress import Progress
 from websockets.sync.client import connect
 
+from scanlet.cli.outputs import OutputPlan, document_paths, output_format
+from scanlet.cli.scan_output import ScanProgress, page_paths
 from scanlet.errors import error_from_dict
 from scanlet.models import Device, JobInfo, JobRequest, PageInfo
-from scanlet.outputs import OutputPlan, document_paths, output_format
-from scanlet.scan_output import ScanProgress, page_paths
 
 
 class ServiceClient:
@@ -61,8 +61,10 @@ class ServiceClient:
         """``PUT /v1/admin/log``: change the level until the service stops."""
         return dict(self._check(self.http.put("/v1/admin/log", json={"level": level})).json())
 
-    def devices(self) -> list[Device]:
-        return [Device.model_validate(d) for d in self._get("/v1/devices")]
+    def devices(self, *, refresh: bool = False) -> list[Device]:
+        """``GET /v1/devices``: the service's last listing, or a new one with ``refresh``."""
+        params = {"refresh": "true"} if refresh else {}
+        return [Device.model_validate(d) for d in self._get("/v1/devices", **params)]
 
     def create_job(self, request: JobRequest) -> JobInfo:
         body = request.model_dump(mode="json", exclude_none=True)

@@ -7,13 +7,13 @@ prints the target's answer.
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 from rich.console import Console
 from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TransferSpeedColumn
 
+from scanlet.cli.common import HomeOpt, fail, resolve_target
 from scanlet.errors import InvalidSetting, ScanletError, error_from_dict
 
 out = Console(soft_wrap=True, highlight=False)
@@ -44,14 +44,11 @@ def upload(
         "--header", help="Extra request header 'Name: value'; repeatable")] = None,
     file_name: Annotated[str | None, typer.Option(
         "--file-name", help="File name sent (default: <document name>.<ext>)")] = None,
-    home: Annotated[Path | None, typer.Option("--home", help="Data folder (default: "
-                                              "$SCANLET_HOME or the per-user data dir)")] = None,
+    home: HomeOpt = None,
     service_url: Annotated[str | None, typer.Option(
         "--service", help="Service URL (default: from --home)")] = None,
 ) -> None:
     """Upload a document from the buffer to a URL (through the running service)."""
-    from scanlet.cli import _fail, _target
-
     try:
         wanted = method.upper()
         if wanted not in ("POST", "PUT"):
@@ -61,7 +58,7 @@ def upload(
                                 "headers": _pairs(header or [], ":", "header")}
         if file_name is not None:
             body["file_name"] = file_name
-        target = _target(home, service_url)
+        target = resolve_target(home, service_url)
         if target.url is None:
             err.print(f"no Scanlet service runs for {target.home.root}; start it with "
                       "`scanlet serve`", markup=False)
@@ -83,7 +80,7 @@ def upload(
                                            "message": f"the upload task is {final.get('state')}"}
             raise error_from_dict(error)
     except ScanletError as exc:
-        raise _fail(exc) from exc
+        raise fail(exc) from exc
     result = final.get("result") or {}
     out.print(f"uploaded to {result.get('target', url)}: {result.get('status')} "
               f"({result.get('attempts')} attempt(s))", markup=False)

@@ -2,8 +2,7 @@
 
 ``run`` is the monitor (service/monitor.py): it starts ``scanlet serve`` as a child and keeps
 it healthy. The install commands (service/install/) write, enable and remove the OS service
-that starts the monitor at log-in (or at boot with ``--system``). Nothing here imports
-``scanlet.cli`` at import time, so ``cli`` can register this group at its end.
+that starts the monitor at log-in (or at boot with ``--system``).
 """
 
 from __future__ import annotations
@@ -15,6 +14,7 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 
+from scanlet.cli.common import DemoOpt, HomeOpt, fail
 from scanlet.config import resolve_home
 from scanlet.errors import ScanletError
 
@@ -26,14 +26,6 @@ service_app = typer.Typer(no_args_is_help=True,
 out = Console(soft_wrap=True, highlight=False)
 err = Console(stderr=True, soft_wrap=True, highlight=False)
 
-HomeOpt = Annotated[Path | None, typer.Option("--home", help="Data folder (default: "
-                                               "$SCANLET_HOME or the per-user data dir)")]
-DemoOpt = Annotated[bool, typer.Option("--demo", help="Use the demo scanner (SANE test + pnm)")]
-
-
-def _fail(exc: ScanletError) -> typer.Exit:
-    err.print(f"[red]error[/red] {escape(f'[{exc.code}]: {exc.message}')}")
-    return typer.Exit(exc.exit_code)
 
 
 @service_app.command("run")
@@ -54,7 +46,7 @@ def run(
         settings, _problem = load_monitor_settings(where.create())
         code = run_monitor(where, settings, demo=demo, port=port)
     except ScanletError as exc:
-        raise _fail(exc) from exc
+        raise fail(exc) from exc
     raise typer.Exit(code)
 
 
@@ -114,7 +106,7 @@ def install_service(
         spec = _spec(home, system, user, python)
         report = install(spec, root=root, start=not no_start, check=not no_check)
     except ScanletError as exc:
-        raise _fail(exc) from exc
+        raise fail(exc) from exc
     _print_report(report)
     if root is None:
         state = "installed and started" if not no_start else "installed (not started)"
@@ -151,7 +143,7 @@ def uninstall_service(
                           abort=True)
         report = uninstall(spec, root=root, purge=purge)
     except ScanletError as exc:
-        raise _fail(exc) from exc
+        raise fail(exc) from exc
     _print_report(report)
     if not purge and spec.home.exists():
         out.print(f"Kept the home {escape(str(spec.home))} (your pages); `--purge` deletes it.")
@@ -166,7 +158,7 @@ def start_service(home: HomeOpt = None, system: SystemOpt = False) -> None:
         spec = _spec(home, system, installed=True)
         _print_report(start(spec))
     except ScanletError as exc:
-        raise _fail(exc) from exc
+        raise fail(exc) from exc
 
 
 @service_app.command("stop")
@@ -179,7 +171,7 @@ def stop_service(home: HomeOpt = None, system: SystemOpt = False) -> None:
         spec = _spec(home, system, installed=True)
         _print_report(stop(spec))
     except ScanletError as exc:
-        raise _fail(exc) from exc
+        raise fail(exc) from exc
 
 
 @service_app.command("status")
@@ -193,7 +185,7 @@ def status_service(home: HomeOpt = None, system: SystemOpt = False, root: RootOp
         spec = _spec(home, system, root=root, installed=True)
         result = status(spec, root=root)
     except ScanletError as exc:
-        raise _fail(exc) from exc
+        raise fail(exc) from exc
     plan = result.plan
     if not result.installed:
         out.print(f"not installed: {escape(str(result.path))} does not exist "

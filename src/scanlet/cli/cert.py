@@ -1,7 +1,6 @@
 """``scanlet cert ...``: the local HTTPS certificate and the trust stores that hold its CA.
 
-Works on the home's ``cert/`` folder directly, whether or not the service runs. Nothing here
-imports ``scanlet.cli`` at import time, so ``cli`` can register this group at its end.
+Works on the home's ``cert/`` folder directly, whether or not the service runs.
 """
 
 from __future__ import annotations
@@ -15,6 +14,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from scanlet.cli.common import HomeOpt, fail
 from scanlet.config import Home, load_settings, resolve_home
 from scanlet.errors import ScanletError
 
@@ -23,8 +23,6 @@ cert_app = typer.Typer(no_args_is_help=True,
 out = Console(soft_wrap=True, highlight=False)
 err = Console(stderr=True, soft_wrap=True, highlight=False)
 
-HomeOpt = Annotated[Path | None, typer.Option("--home", help="Data folder (default: "
-                                               "$SCANLET_HOME or the per-user data dir)")]
 SystemOpt = Annotated[bool, typer.Option(
     "--system", help="Linux: the system-wide store (/usr/local/share/ca-certificates), needs "
     "root; without it, the browsers' NSS databases of the current user. macOS and Windows "
@@ -33,11 +31,6 @@ SystemOpt = Annotated[bool, typer.Option(
 
 def _home(home: Path | None) -> Home:
     return resolve_home(home).create()
-
-
-def _fail(exc: ScanletError) -> typer.Exit:
-    err.print(f"[red]error[/red] {escape(f'[{exc.code}]: {exc.message}')}")
-    return typer.Exit(exc.exit_code)
 
 
 def _print_report(added: list[str], removed: list[str], errors: list[str]) -> None:
@@ -84,7 +77,7 @@ def status(home: HomeOpt = None) -> None:
                           "(run `scanlet cert renew`)")
         states = truststore.trust_status(where)
     except ScanletError as exc:
-        raise _fail(exc) from exc
+        raise fail(exc) from exc
     if not states:
         out.print("Trust stores: none found")
         return
@@ -105,7 +98,7 @@ def install(home: HomeOpt = None, system: SystemOpt = False) -> None:
     try:
         report = truststore.install(where, nss=nss, system=os_store)
     except ScanletError as exc:
-        raise _fail(exc) from exc
+        raise fail(exc) from exc
     _print_report(report.added, report.removed, report.errors)
     if not report.added:
         out.print("The local CA was already trusted everywhere it could be.")
@@ -125,7 +118,7 @@ def uninstall(home: HomeOpt = None, system: SystemOpt = False) -> None:
     try:
         report = truststore.uninstall(where, nss=nss, system=os_store)
     except ScanletError as exc:
-        raise _fail(exc) from exc
+        raise fail(exc) from exc
     _print_report(report.added, report.removed, report.errors)
     if not report.removed:
         out.print("The local CA was not in any trust store.")
@@ -140,7 +133,7 @@ def renew(home: HomeOpt = None) -> None:
     try:
         cert, report = run_renew(where)
     except ScanletError as exc:
-        raise _fail(exc) from exc
+        raise fail(exc) from exc
     out.print(f"New local CA: {escape(cert.ca_subject)}")
     out.print(f"  sha256 {cert.ca_sha256}, valid until {cert.not_after:%Y-%m-%d} UTC")
     _print_report(report.added, report.removed, report.errors)

@@ -1,6 +1,5 @@
-"""Child processes: helper programs (tesseract, jpegtran) that die with the service, even when
-it is SIGKILLed, and :func:`run_command`, the bounded one-shot runner of OS commands (trust
-stores, service managers).
+"""Dying with the parent: helper programs (tesseract, jpegtran, trust-store and service
+commands) and Python worker processes that die with the service, even when it is SIGKILLed.
 
 A process killed with SIGKILL runs no clean-up, so the children it started would keep running
 (a tesseract can take minutes on a big page) as orphans. On Linux each such child is started
@@ -19,7 +18,8 @@ waiting for it.
 Other systems have no such call; there the service's own clean-up (timeouts, cancel, pool
 close) is all there is. The scan worker and the PDF worker (Python processes) arm the same
 signal themselves at start-up with :func:`arm_in_child` (``devices/worker.py``,
-``importing/pdf_worker.py``).
+``importing/pdf_worker.py``); :func:`watch_parent` adds a polling thread for systems without
+the signal.
 
 ``preexec_fn`` makes ``subprocess`` use ``fork`` rather than ``vfork``; the function only calls
 a libc entry point resolved beforehand in the parent (no ``dlopen``, no logging, no imports in
@@ -33,21 +33,17 @@ import functools
 import logging
 import os
 import signal
-import subprocess
 import sys
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
-from typing import Any, Protocol
+import threading
+import time
+from collections.abc import Callable
+from typing import Any
 
-from scanlet.errors import ScanletError
 from scanlet.libc import function
 
 log = logging.getLogger(__name__)
 
 PR_SET_PDEATHSIG = 1
-
-#: How long :func:`run_command` lets a command run by default.
-COMMAND_TIMEOUT = 60.0
 
 
 @functools.cache
@@ -97,46 +93,22 @@ def arm_in_child(parent_pid: int) -> None:
         os._exit(0)  # the parent died before the death signal was armed
 
 
-@dataclass(frozen=True)
-class CommandResult:
-    """What one finished command left: its arguments, exit status and captured output."""
-
-    args: tuple[str, ...]
-    returncode: int
-    stdout: str = ""
-    stderr: str = ""
-
-    @property
-    def ok(self) -> bool:
-        return self.returncode == 0
-
-    def describe(self) -> str:
-        text = (self.stderr or self.stdout).strip().splitlines()
-        return f"`{' '.join(self.args)}` exited {self.returncode}" + (
-            f": {text[-1]}" if text else "")
+#: Seconds between two checks of :func:`watch_parent`.
+PARENT_POLL_INTERVAL = 1.0
 
 
-class CommandRunner(Protocol):
-    """Runs one command given as an argument list (:func:`run_command`, or a recording fake in
-    tests); raises a ScanletError if it cannot start or does not finish."""
+def watch_parent(parent_pid: int, interval: float = PARENT_POLL_INTERVAL) -> None:
+    """For a Python child process: :func:`arm_in_child`, plus a daemon thread that exits the
+    process once ``parent_pid`` is no longer its parent (systems without the death signal, and
+    a parent thread that ended while the service lives on)."""
+    arm_in_child(parent_pid)
+    if not parent_pid:
+        return
 
-    def __call__(self, args: Sequence[str], *, timeout: float = COMMAND_TIMEOUT
-                 ) -> CommandResult: ...
+    def watch() -> None:
+        while True:
+            time.sleep(interval)
+            if os.getppid() != parent_pid:
+                os._exit(0)
 
-
-def run_command(args: Sequence[str], *, timeout: float = COMMAND_TIMEOUT,
-                error: type[ScanletError] = ScanletError) -> CommandResult:
-    """The real runner: ``subprocess.run`` without a shell, stdin closed, output captured,
-    bounded in time; ``error`` (the caller's error class, e.g. CertificateError for the trust
-    stores, ServiceError for the OS-service commands) when the program is missing or does
-    not finish. A non-zero exit is not an error here: the result says it."""
-    argv = tuple(str(a) for a in args)
-    try:
-        proc = subprocess.run(argv, capture_output=True, text=True, timeout=timeout,
-                              check=False, stdin=subprocess.DEVNULL)
-    except FileNotFoundError as exc:
-        raise error(f"{argv[0]} is not installed or not on PATH", command=argv[0]) from exc
-    except subprocess.TimeoutExpired as exc:
-        raise error(f"`{' '.join(argv)}` did not finish within {timeout:.0f} s",
-                    command=argv[0]) from exc
-    return CommandResult(argv, proc.returncode, proc.stdout, proc.stderr)
+    threading.Thread(target=watch, name="parent-watch", daemon=True).start()

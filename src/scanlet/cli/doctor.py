@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Annotated
 
 import typer
 from rich.console import Console
 
-HomeOpt = Annotated[Path | None, typer.Option("--home", help="Data folder (default: "
-                                               "$SCANLET_HOME or the per-user data dir)")]
+from scanlet.cli.common import HomeOpt
 
 
 def doctor(

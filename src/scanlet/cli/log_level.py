@@ -6,12 +6,12 @@ service stops; ``[log] level`` in the config is the level it starts with.
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Annotated
 
 import typer
 from rich.console import Console
 
+from scanlet.cli.common import HomeOpt, fail, resolve_target
 from scanlet.config import load_settings
 from scanlet.errors import ScanletError
 
@@ -22,17 +22,15 @@ err = Console(stderr=True, soft_wrap=True, highlight=False)
 def log_level(
     level: Annotated[str | None, typer.Argument(
         help="DEBUG, INFO, WARNING or ERROR; omit it to show the level in force")] = None,
-    home: Annotated[Path | None, typer.Option("--home", help="Data folder (default: "
-                                              "$SCANLET_HOME or the per-user data dir)")] = None,
+    home: HomeOpt = None,
     url: Annotated[str | None, typer.Option(help="Service URL (default: from --home)")] = None,
 ) -> None:
     """Show or change the running service's log level (until it stops; no restart)."""
-    from scanlet.cli import _fail, _target
     from scanlet.core.logs import check_level
 
     try:
         wanted = check_level(level) if level is not None else None
-        target = _target(home, url)
+        target = resolve_target(home, url)
         if target.url is None:
             configured = load_settings(target.home.create()).log_level
             err.print(f"no Scanlet service runs for {target.home.root}; it starts at "
@@ -43,7 +41,7 @@ def log_level(
             state = client.set_log_level(wanted) if wanted is not None else \
                 client.log_settings()
     except ScanletError as exc:
-        raise _fail(exc) from exc
+        raise fail(exc) from exc
     if before is not None:
         out.print(f"log level {before['level']} -> {state['level']} (until the service stops; "
                   f"[log] level = {state['configured_level']} after a restart)", markup=False)

@@ -1,4 +1,5 @@
-"""The ``scanlet`` command line: serve, list devices, scan to a file.
+"""The ``scanlet`` application: serve, list devices, scan to a file, and the registration of
+every other command (the command modules never import this one).
 
 ``devices`` and ``scan`` talk to the service running for the home (found through
 ``port.lock``); when none runs they do the work in-process with the same core.
@@ -8,33 +9,30 @@ from __future__ import annotations
 
 import asyncio
 import sys
-from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any, Literal
+from typing import Annotated, Any, Literal
 
 import typer
 from rich.console import Console
-from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn
 from rich.table import Table
 
 from scanlet import __version__
-from scanlet.cli_convert import SplitOpt, SplitValueOpt, split_rule
+from scanlet.cli.access import keys_app, sites_app
+from scanlet.cli.cert import cert_app
+from scanlet.cli.common import DemoOpt, HomeOpt, Target, err, fail, resolve_target
+from scanlet.cli.convert import SplitOpt, SplitValueOpt, convert, split_rule
+from scanlet.cli.doctor import doctor
+from scanlet.cli.log_level import log_level
+from scanlet.cli.service import service_app
+from scanlet.cli.upload import upload
 from scanlet.config import Home, load_settings, resolve_home
 from scanlet.errors import InvalidSetting, ScanletError
 from scanlet.models import ColorMode, Device, JobRequest, PageProcessing, Source
 
-if TYPE_CHECKING:
-    from scanlet.client import ServiceClient
-
 app = typer.Typer(add_completion=False, no_args_is_help=True,
                   help="Scanlet: scan from your scanners through a local service.")
-err = Console(stderr=True, soft_wrap=True)
 out = Console(soft_wrap=True)
-
-HomeOpt = Annotated[Path | None, typer.Option("--home", help="Data folder (default: "
-                                               "$SCANLET_HOME or the per-user data dir)")]
-DemoOpt = Annotated[bool, typer.Option("--demo", help="Use the demo scanner (SANE test + pnm)")]
 
 
 def _version(value: bool) -> None:
@@ -49,16 +47,6 @@ def main_options(
                                           help="Print the version and exit")] = False,
 ) -> None:
     """Scanlet command line."""
-
-
-def _fail(exc: ScanletError) -> typer.Exit:
-    err.print(f"[red]error[/red] {escape(f'[{exc.code}]: {exc.message}')}")
-    if "field" in exc.detail:
-        allowed = exc.detail.get("allowed")
-        hint = f"  {exc.detail['field']}" + (f" must be one of / within: {allowed}"
-                                             if allowed is not None else "")
-        err.print(escape(hint))
-    return typer.Exit(exc.exit_code)
 
 
 @app.command()
@@ -80,45 +68,7 @@ def serve(
         run(where, settings, demo=demo, announce=lambda line: out.print(line, highlight=False),
             monitored=monitored)
     except ScanletError as exc:
-        raise _fail(exc) from exc
-
-
-@dataclass
-class _Target:
-    """Where commands go: a running service's URL (with this user's API key), or in-process."""
-
-    home: Home
-    url: str | None
-    api_key: str | None = None
-
-    def client(self) -> ServiceClient:
-        from scanlet.client import ServiceClient
-
-        assert self.url is not None
-        return ServiceClient(self.url, api_key=self.api_key)
-
-
-def _target(home: Path | None, url: str | None, api_key: str | None = None) -> _Target:
-    from scanlet.service.instance import read_instance
-
-    where = resolve_home(home)
-    if not url:
-        info = read_instance(where.port_lock)
-        url = info.url if info is not None else None
-    if url is None:
-        return _Target(where, None)
-    return _Target(where, url.rstrip("/"), api_key or _own_key(where))
-
-
-def _own_key(home: Home) -> str:
-    """This user's CLI key (keys/cli.key), made on first use."""
-    from scanlet.security.access import AccessStore, cli_key
-
-    store = AccessStore(home.create().access_db)
-    try:
-        return cli_key(store, home.cli_key)
-    finally:
-        store.close()
+        raise fail(exc) from exc
 
 
 @app.command()
@@ -126,23 +76,26 @@ def devices(
     home: HomeOpt = None,
     demo: DemoOpt = False,
     url: Annotated[str | None, typer.Option(help="Service URL (default: from --home)")] = None,
+    refresh: Annotated[bool, typer.Option(
+        "--refresh", help="Wait for a new device listing instead of the running service's "
+        "last one (without a service, every listing is new)")] = False,
 ) -> None:
     """List the scanners."""
-    target = _target(home, url)
+    target = resolve_target(home, url)
     try:
-        found = _remote_devices(target) if target.url else asyncio.run(
+        found = _remote_devices(target, refresh) if target.url else asyncio.run(
             _local_devices(target.home, demo))
     except ScanletError as exc:
-        raise _fail(exc) from exc
+        raise fail(exc) from exc
     table = Table("id", "vendor", "model", "type")
     for device in found:
         table.add_row(device.id, device.vendor, device.model, device.type)
     out.print(table)
 
 
-def _remote_devices(target: _Target) -> list[Device]:
+def _remote_devices(target: Target, refresh: bool) -> list[Device]:
     with target.client() as client:
-        return client.devices()
+        return client.devices(refresh=refresh)
 
 
 async def _local_devices(home: Home, demo: bool) -> list[Device]:
@@ -186,7 +139,7 @@ def scan(
     url: Annotated[str | None, typer.Option(help="Service URL (default: from --home)")] = None,
 ) -> None:
     """Scan pages and save them to a file, with a progress bar."""
-    from scanlet.outputs import OutputPlan
+    from scanlet.cli.outputs import OutputPlan
 
     try:
         plan = OutputPlan(output, ocr_lang=lang if ocr else None, pdf_a=pdfa,
@@ -195,18 +148,18 @@ def scan(
         request = JobRequest(device=device, source=source, mode=mode, resolution=resolution,
                              pages=_pages(pages), paper_size=paper_size, bit_depth=bit_depth,
                              processing=PageProcessing(deskew=deskew, drop_blank=drop_blank))
-        target = _target(home, url)
+        target = resolve_target(home, url)
         with _progress() as progress:
             if target.url:
                 with target.client() as client:
                     written = client.scan_to_file(request, plan, progress)
             else:
-                from scanlet.local_scan import scan_to_file
+                from scanlet.cli.local_scan import scan_to_file
 
                 written = asyncio.run(scan_to_file(target.home, request, plan, progress,
                                                    demo=demo))
     except ScanletError as exc:
-        raise _fail(exc) from exc
+        raise fail(exc) from exc
     for path in written:
         out.print(f"wrote {path}")
 
@@ -231,33 +184,14 @@ def _progress() -> Progress:
                     MofNCompleteColumn(), console=err, transient=False)
 
 
-def _register_groups() -> None:
-    from scanlet.cli_access import keys_app, sites_app
-    from scanlet.cli_convert import convert
-    from scanlet.cli_doctor import doctor
-
-    app.add_typer(sites_app, name="sites")
-    app.add_typer(keys_app, name="keys")
-    app.command()(convert)
-    app.command()(doctor)
-    from scanlet.cli_log import log_level
-
-    app.command("log-level")(log_level)
-    from scanlet.cli_upload import upload
-
-    app.command()(upload)
-
-
-_register_groups()
-
-
-from scanlet.cli_cert import cert_app  # noqa: E402 - cli_cert imports nothing from this module
-
+app.add_typer(sites_app, name="sites")
+app.add_typer(keys_app, name="keys")
+app.command()(convert)
+app.command()(doctor)
+app.command("log-level")(log_level)
+app.command()(upload)
 app.add_typer(cert_app, name="cert",
               help="The local HTTPS certificate and the trust stores that hold its CA.")
-
-from scanlet.cli_service import service_app  # noqa: E402 - imports nothing from this module
-
 app.add_typer(service_app, name="service",
               help="Run Scanlet under its monitor, or install it as an OS service.")
 
@@ -268,7 +202,7 @@ def main() -> Any:
     try:
         return app(prog_name="scanlet")
     except ScanletError as exc:
-        raise SystemExit(_fail(exc).exit_code) from None
+        raise SystemExit(fail(exc).exit_code) from None
 
 
 if __name__ == "__main__":  # pragma: no cover

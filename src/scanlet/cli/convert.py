@@ -24,7 +24,7 @@ from scanlet.models import PageProcessing
 
 if TYPE_CHECKING:  # the heavy imaging/OCR stack loads only when a command needs it
     from scanlet.barcodes.separation import SeparationRule
-    from scanlet.outputs import OutputPlan
+    from scanlet.cli.outputs import OutputPlan
 
 err = Console(stderr=True, soft_wrap=True)
 out = Console(soft_wrap=True)
@@ -68,7 +68,7 @@ def convert(
     = None,
 ) -> None:
     """Convert image and PDF files, with OCR, PDF/A, deskew, blank removal and splitting."""
-    from scanlet.outputs import OutputPlan
+    from scanlet.cli.outputs import OutputPlan
 
     try:
         rule = split_rule(split_on, split_value, keep_separators)
@@ -90,10 +90,10 @@ def _run(inputs: list[Path], plan: OutputPlan, processing: PageProcessing,
          dpi: float | None, password: str | None) -> list[Path]:
     from scanlet import postprocess
     from scanlet.buffer.store import PageStore
+    from scanlet.cli.outputs import write_outputs
     from scanlet.config import Home, load_settings, resolve_home
     from scanlet.importing import import_file
     from scanlet.ocr.pool import OcrPool
-    from scanlet.outputs import write_outputs
 
     with tempfile.TemporaryDirectory(prefix="scanlet-convert-") as tmp, \
             PageStore(Home(Path(tmp) / "home").create(), secrets.token_bytes(32),

@@ -7,11 +7,11 @@ from pathlib import Path
 
 from rich.progress import Progress
 
+from scanlet.cli.outputs import OutputPlan, write_outputs
+from scanlet.cli.scan_output import ScanProgress
 from scanlet.config import Home, load_settings
 from scanlet.core.runtime import Runtime
 from scanlet.models import JobRequest
-from scanlet.outputs import OutputPlan, write_outputs
-from scanlet.scan_output import ScanProgress
 from scanlet.service.instance import InstanceLock
 
 

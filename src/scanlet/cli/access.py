@@ -17,6 +17,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from scanlet.cli.common import HomeOpt
 from scanlet.config import load_settings, resolve_home
 from scanlet.errors import NotFound, ScanletError
 from scanlet.security.access import ALL_SCOPES, WEB_SCOPES, AccessStore, check_scopes
@@ -27,8 +28,6 @@ keys_app = typer.Typer(no_args_is_help=True, help="API keys of native (non-brows
 out = Console(soft_wrap=True)
 err = Console(stderr=True, soft_wrap=True)
 
-HomeOpt = Annotated[Path | None, typer.Option("--home", help="Data folder (default: "
-                                               "$SCANLET_HOME or the per-user data dir)")]
 
 
 @contextmanager

@@ -2,7 +2,8 @@
 OCR, PDF/A, one file per document (or per page for single-image formats).
 
 Used by ``scanlet convert`` and by ``scanlet scan`` when no service runs; the service-side
-equivalents are the HTTP endpoints the remote CLI calls.
+equivalents are the HTTP endpoints the remote CLI calls. The split is
+:func:`scanlet.core.documents.group_pages`, the same code as ``POST /v1/documents/{id}/split``.
 """
 
 from __future__ import annotations
@@ -12,19 +13,16 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import cast
 
-from PIL import Image
-
-from scanlet.barcodes.separation import SeparationRule, page_facts, split_documents
+from scanlet.barcodes.separation import SeparationRule
 from scanlet.buffer.store import PageStore
-from scanlet.codecs.decode import decoded
+from scanlet.cli.scan_output import page_paths
 from scanlet.codecs.export import ExportFormat, export_pages
 from scanlet.codecs.options import ExportOptions
+from scanlet.core.documents import group_pages
 from scanlet.errors import InvalidSetting
-from scanlet.imaging.blank import is_blank
 from scanlet.models import PageInfo
 from scanlet.ocr.pool import OcrPool
 from scanlet.ocr.searchable import write_searchable_pdf
-from scanlet.scan_output import page_paths
 
 FORMATS = {".pdf": "pdf", ".tif": "tiff", ".tiff": "tiff", ".jpg": "jpeg", ".jpeg": "jpeg",
            ".png": "png", ".bmp": "bmp", ".webp": "webp"}
@@ -56,21 +54,6 @@ class OutputPlan:
                                  field="output")
 
 
-def split_pages(store: PageStore, pages: list[PageInfo],
-                rule: SeparationRule | None) -> list[list[PageInfo]]:
-    """The pages grouped into documents by ``rule`` (one group without a rule)."""
-    if rule is None:
-        return [pages]
-    facts = []
-    for info in pages:
-        def blank(im: Image.Image, dpi: float = info.dpi) -> bool:
-            return is_blank(im, dpi).blank
-
-        with decoded(store.read_original(info.id, cache=False), info.format) as image:
-            facts.append(page_facts(image, rule, dpi=info.dpi, is_blank=blank))
-    return [[pages[i] for i in group] for group in split_documents(facts, rule)]
-
-
 def document_paths(output: Path, count: int) -> list[Path]:
     """``out.pdf`` for one document; ``out-1.pdf``, ``out-2.pdf``... for several."""
     if count == 1:
@@ -85,7 +68,7 @@ def write_outputs(store: PageStore, pages: list[PageInfo], plan: OutputPlan,
     if not pages:
         raise InvalidSetting("no pages to write (all dropped as blank?)", field="pages")
     fmt = output_format(plan.output)
-    groups = split_pages(store, pages, plan.split)
+    groups = group_pages(store, pages, plan.split)
     written: list[Path] = []
     for group, path in zip(groups, document_paths(plan.output, len(groups)), strict=True):
         if fmt in ("pdf", "tiff"):
