@@ -93,6 +93,9 @@ def test_errors_have_the_reference_body(service: Service) -> None:
     dwt_error(httpx.patch(url, content=b"{not json", timeout=10), 400, -2113)
     dwt_error(httpx.delete(url, timeout=10), 405, -2112)
     dwt_error(httpx.get(f"{service.url}/api/no/such/thing", timeout=10), 404, -2113)
+    dwt_error(httpx.get(f"{service.url}/DWTAPI/NoSuchThing", timeout=10), 404, -2113)
+    for bare in ("/api", "/DWTAPI"):  # the mount points themselves, no slash: no redirect
+        dwt_error(httpx.post(f"{service.url}{bare}", timeout=10), 404, -2113)
     # /v1 keeps its own problem+json.
     v1 = httpx.get(f"{service.url}/v1/devices", timeout=10)
     assert v1.status_code == 401 and v1.json()["code"] == "unauthorized"

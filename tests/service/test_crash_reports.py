@@ -1,4 +1,4 @@
-"""Crash report files (service/crash.py) and the monitor's tolerant config, in-process."""
+"""Crash report files (core/crash.py) and the monitor's tolerant config, in-process."""
 
 from __future__ import annotations
 
@@ -14,8 +14,8 @@ from pathlib import Path
 import httpx
 
 from scanlet.config import Home, Settings
-from scanlet.service import crash
-from scanlet.service.logs import MASK
+from scanlet.core import crash
+from scanlet.core.logs import MASK
 from scanlet.service.monitor import load_monitor_settings
 from tests.conftest import make_home, start_service
 
@@ -53,7 +53,7 @@ def test_reports_never_carry_keys_or_tokens(tmp_path: Path) -> None:
     text = path.read_text()
     for secret in ("abc123", "eyJhbGciOi", "slk_0123456789", "slt_ZZZZ", "s3cr3t"):
         assert secret not in text
-    assert text.count(MASK) >= 5  # the same masking as the logs (service/logs.py)
+    assert text.count(MASK) >= 5  # the same masking as the logs (core/logs.py)
 
 
 def test_report_details_and_jobs_are_masked_too(tmp_path: Path) -> None:
@@ -78,7 +78,7 @@ def test_stale_tracebacks_of_a_lone_serve_become_a_report_at_its_next_start(
                                      "Current thread 0x1 (most recent call first):\n")
     code = textwrap.dedent(f"""
         from pathlib import Path
-        from scanlet.service import crash
+        from scanlet.core import crash
         crash.enable_faulthandler(Path({str(log)!r}), Path({str(dump)!r}))
     """)
     subprocess.run([sys.executable, "-c", code], check=True, timeout=60)

@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 
 from scanlet.api.access_log import request_target
+from scanlet.core import logs
 from scanlet.errors import InvalidSetting
-from scanlet.service import logs
 
 log = logging.getLogger("scanlet.test_logs")
 

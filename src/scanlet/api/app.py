@@ -1,15 +1,20 @@
-"""The ASGI application: native API under /v1."""
+"""The native API's ASGI application: ``/v1``, the pages and the SDK.
+
+It knows nothing of the compatibility API: the app factory (``scanlet.app_factory``) mounts
+that as sub-applications (``mounts``), closes what they hold (``on_close``) and wraps the
+whole with the access middleware.
+"""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
+from starlette.routing import BaseRoute
 
 from scanlet import __version__
 from scanlet.api import (
-    access_log,
     docs_page,
     problems,
     routes_access,
@@ -27,19 +32,13 @@ from scanlet.api import (
     routes_upload,
     routes_web,
 )
-from scanlet.compat import routes_devices as compat_devices
-from scanlet.compat import routes_legacy as compat_legacy
-from scanlet.compat import routes_process as compat_process
-from scanlet.compat import routes_server as compat_server
-from scanlet.compat import routes_storage as compat_storage
-from scanlet.compat.jobs import DwtJobs
-from scanlet.security.middleware import AccessControl
-from scanlet.security.policy import AccessPolicy
-from scanlet.service.runtime import Runtime
+from scanlet.core.runtime import Runtime
 
 
-def create_app(runtime: Runtime) -> FastAPI:
-    """Build the app around a runtime; the app starts and closes it with its lifespan."""
+def create_api_app(runtime: Runtime, *, mounts: Sequence[BaseRoute] = (),
+                   on_close: Sequence[Callable[[], Awaitable[None]]] = ()) -> FastAPI:
+    """Build the app around a runtime; the app starts and closes it with its lifespan (after
+    ``on_close``, in order). ``mounts`` come after the native routes."""
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -47,7 +46,8 @@ def create_app(runtime: Runtime) -> FastAPI:
         try:
             yield
         finally:
-            await app.state.dwt_jobs.close()
+            for close in on_close:
+                await close()
             await runtime.close()
 
     app = FastAPI(
@@ -56,21 +56,11 @@ def create_app(runtime: Runtime) -> FastAPI:
         description="Local scanning service: devices, scan jobs, page buffer, exports.",
     )
     app.state.runtime = runtime
-    app.state.dwt_jobs = DwtJobs(runtime)  # the compatibility API's scan jobs
     problems.install(app)
     for module in (routes_system, routes_pairing, routes_devices, routes_jobs, routes_buffer,
                    routes_import, routes_processing, routes_ocr, routes_tasks, routes_sessions,
                    routes_upload, docs_page, routes_admin, routes_access):
         app.include_router(module.router)
     app.include_router(routes_web.router)
-    for compat in (compat_server, compat_storage, compat_process, compat_devices,
-                   compat_legacy):
-        app.include_router(compat.router)
-    settings = runtime.settings
-    app.add_middleware(AccessControl, policy=AccessPolicy(settings, runtime.access),
-                       max_body_bytes=settings.max_body_kb * 1024,
-                       max_file_bytes=settings.max_import_mb * 2**20,
-                       scans_per_minute=settings.scans_per_minute)
-    if settings.log_requests:  # added last: outside the access control, sees its refusals
-        app.add_middleware(access_log.AccessLog)
+    app.router.routes.extend(mounts)
     return app

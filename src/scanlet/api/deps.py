@@ -1,19 +1,12 @@
-"""Shared request dependencies: the runtime the app serves."""
+"""Request dependencies of the native API: who a request acts for.
+
+The runtime dependency both APIs share is ``scanlet.core.deps.runtime``.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from typing import Any
-
-from fastapi import Request
-
-from scanlet.service.runtime import Runtime
-
-
-def runtime(request: Request) -> Runtime:
-    """The Runtime this app was built around."""
-    rt: Runtime = request.app.state.runtime
-    return rt
 
 
 def client_key(scope: Mapping[str, Any]) -> str:

@@ -4,9 +4,9 @@ Every error leaves the API through here: Scanlet errors by their class data, req
 validation errors as 422 ``invalid_request`` (400 ``malformed_json`` for unparsable bodies),
 unknown routes as 404 ``not_found``, and anything unexpected as 500 ``internal`` with a
 correlation id (never a traceback). Messages and details reach the client with their local
-filesystem paths reduced to the last part (scanlet.disclosure); the log keeps them. Under the
-compatibility APIs (``/api``, ``/DWTAPI``) the same errors take the reference service's body
-instead (``compat/errors.py``).
+filesystem paths reduced to the last part (scanlet.disclosure); the log keeps them. The
+compatibility APIs (``/api``, ``/DWTAPI``) are sub-applications with their own handlers
+(``compat/errors.py``); these never see their requests.
 """
 
 from __future__ import annotations
@@ -20,7 +20,6 @@ from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import JSONResponse
 
-from scanlet.compat import errors as dwt
 from scanlet.disclosure import public_text, public_value
 from scanlet.errors import ScanletError
 
@@ -63,18 +62,11 @@ async def _scanlet_error(request: Request, exc: Exception) -> JSONResponse:
         # the client gets the text without its paths; the log keeps them
         log.info("%s on %s %s: %s %s", exc.code, request.method, request.url.path, exc.message,
                  exc.detail or "")
-    if dwt.is_compat_path(request.url.path):
-        return dwt.dwt_response(exc)
     return problem_for(exc)
 
 
 async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, RequestValidationError)
-    if dwt.is_compat_path(request.url.path):
-        first = (exc.errors() or [{}])[0]
-        where = ".".join(str(p) for p in first.get("loc", ()) if p not in ("body", "query"))
-        return dwt.dwt_plain(400, dwt.BAD_PARAMETER, f"The parameter is not valid. ({where}: "
-                             f"{first.get('msg', 'invalid')})")
     errors = []
     for err in exc.errors():
         if err.get("type") == "json_invalid":
@@ -94,12 +86,6 @@ async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
 
 async def _http_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, StarletteHTTPException)
-    if dwt.is_compat_path(request.url.path):
-        code_number = dwt.BAD_METHOD if exc.status_code == 405 else dwt.BAD_PARAMETER
-        answer = dwt.dwt_plain(exc.status_code, code_number, str(exc.detail))
-        for name, value in (exc.headers or {}).items():
-            answer.headers[name] = value
-        return answer
     code = _HTTP_CODES.get(exc.status_code, "http_error")
     response = problem(exc.status_code, code, str(exc.detail))
     for name, value in (exc.headers or {}).items():  # e.g. Allow on 405
@@ -111,9 +97,6 @@ async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
     correlation = secrets.token_hex(6)
     log.error("unexpected error [%s] on %s %s", correlation, request.method, request.url.path,
               exc_info=exc)
-    if dwt.is_compat_path(request.url.path):
-        return dwt.dwt_plain(500, dwt.GENERIC, f"Internal error; the service log names it "
-                             f"{correlation}")
     return problem(500, "internal", "Internal error",
                    f"an unexpected error occurred; the service log names it {correlation}",
                    correlation_id=correlation)

@@ -20,7 +20,8 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Depends, Response
 from pydantic import BaseModel, ConfigDict, Field
 
-from scanlet.api.deps import runtime
+from scanlet.core.deps import runtime
+from scanlet.core.runtime import Runtime
 from scanlet.errors import InvalidSetting, NotFound
 from scanlet.security.access import (
     ALL_SCOPES,
@@ -31,7 +32,6 @@ from scanlet.security.access import (
     check_scopes,
 )
 from scanlet.security.origins import require_origin
-from scanlet.service.runtime import Runtime
 
 router = APIRouter(prefix="/v1", tags=["access"])
 Rt = Annotated[Runtime, Depends(runtime)]

@@ -26,13 +26,13 @@ from fastapi import APIRouter, Depends
 from pydantic import BaseModel, ConfigDict, Field
 
 from scanlet import __version__
-from scanlet.api.deps import runtime
 from scanlet.api.routes_system import build_id, platform_details
 from scanlet.config import is_remote
+from scanlet.core import logs
+from scanlet.core.deps import runtime
+from scanlet.core.runtime import Runtime
 from scanlet.errors import ScanletError
 from scanlet.security import certs, truststore
-from scanlet.service import logs
-from scanlet.service.runtime import Runtime
 
 router = APIRouter(prefix="/v1/admin", tags=["admin"])
 Rt = Annotated[Runtime, Depends(runtime)]

@@ -3,27 +3,25 @@
 from __future__ import annotations
 
 import asyncio
-import tempfile
-from collections.abc import Iterator
 from datetime import datetime
-from typing import IO, Annotated, Any, BinaryIO, Literal, cast
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Query, Request, Response
 from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from scanlet.api.deps import runtime
-from scanlet.codecs.export import ExportFormat, export_pages
+from scanlet.codecs.export import ExportFormat
 from scanlet.codecs.options import DocumentMetadata, ExportOptions, TiffCompression
+from scanlet.core.deps import runtime
+from scanlet.core.exports import export_to_spool, file_response
+from scanlet.core.runtime import Runtime
 from scanlet.errors import InvalidSetting, PageNotFound
 from scanlet.models import DocumentInfo, PageInfo
-from scanlet.service.runtime import Runtime
 
 router = APIRouter(prefix="/v1", tags=["buffer"])
 Rt = Annotated[Runtime, Depends(runtime)]
 
 MAX_IMAGE_SIDE = 20000
-SPOOL_IN_MEMORY = 64 * 2**20
 
 
 class _Body(BaseModel):
@@ -234,42 +232,3 @@ async def export_document(
                                                 options)
     name = f"{document.name or document.id}.{EXPORT_EXTENSIONS.get(media_type, 'bin')}"
     return file_response(spool, media_type, name)
-
-
-def new_spool(rt: Runtime) -> BinaryIO:
-    """A temporary file for an export: in memory while small, else an unnamed file in the
-    cache folder."""
-    return cast(BinaryIO, tempfile.SpooledTemporaryFile(
-        max_size=SPOOL_IN_MEMORY, mode="w+b", dir=str(rt.home.cache)))
-
-
-def export_to_spool(rt: Runtime, page_ids: list[str], fmt: ExportFormat,
-                    options: ExportOptions | None) -> tuple[BinaryIO, str]:
-    """Export ``page_ids`` into a new spool (left at its end) and give its media type."""
-    spool = new_spool(rt)
-    try:
-        return spool, export_pages(rt.store, page_ids, fmt, spool, options=options)
-    except BaseException:
-        spool.close()
-        raise
-
-
-def file_response(spool: BinaryIO, media_type: str, file_name: str) -> StreamingResponse:
-    """Stream a spool written up to its end as a download named ``file_name`` (made safe);
-    the spool is closed when the stream ends."""
-    size = spool.tell()
-    spool.seek(0)
-    safe = "".join(c if c.isalnum() or c in "-_." else "_" for c in file_name)
-    return StreamingResponse(
-        _stream(spool), media_type=media_type,
-        headers={"Content-Disposition": f'attachment; filename="{safe}"',
-                 "Content-Length": str(size)},
-    )
-
-
-def _stream(fh: IO[bytes], chunk: int = 4 << 20) -> Iterator[bytes]:
-    try:
-        while data := fh.read(chunk):
-            yield data
-    finally:
-        fh.close()

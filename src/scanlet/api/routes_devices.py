@@ -6,9 +6,10 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Request
 
-from scanlet.api.deps import client_key, runtime
+from scanlet.api.deps import client_key
+from scanlet.core.deps import runtime
+from scanlet.core.runtime import Runtime
 from scanlet.models import Capabilities, Device
-from scanlet.service.runtime import Runtime
 
 router = APIRouter(prefix="/v1/devices", tags=["devices"])
 Rt = Annotated[Runtime, Depends(runtime)]

@@ -17,10 +17,10 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Request
 
-from scanlet.api.deps import runtime
+from scanlet.core.deps import runtime
+from scanlet.core.runtime import Runtime
 from scanlet.models import PageInfo
 from scanlet.security.policy import BINARY_MEDIA_TYPES
-from scanlet.service.runtime import Runtime
 
 router = APIRouter(prefix="/v1", tags=["buffer"])
 Rt = Annotated[Runtime, Depends(runtime)]

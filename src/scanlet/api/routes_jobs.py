@@ -7,11 +7,12 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Request, WebSocket, WebSocketDisconnect, status
 
-from scanlet.api.deps import client_key, runtime
+from scanlet.api.deps import client_key
+from scanlet.core.deps import runtime
+from scanlet.core.runtime import Runtime
 from scanlet.disclosure import public_value
 from scanlet.errors import InvalidSetting, ScanletError
 from scanlet.models import JobInfo, JobRequest
-from scanlet.service.runtime import Runtime
 
 router = APIRouter(prefix="/v1/jobs", tags=["jobs"])
 Rt = Annotated[Runtime, Depends(runtime)]

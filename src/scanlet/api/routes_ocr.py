@@ -19,16 +19,17 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Depends, Request, status
 from pydantic import BaseModel, Field
 
-from scanlet.api.deps import client_key, runtime
+from scanlet.api.deps import client_key
 from scanlet.codecs import pixel_budget
 from scanlet.codecs.decode import pillow_mode
 from scanlet.codecs.options import DocumentMetadata
 from scanlet.codecs.pdf import page_size_pt
+from scanlet.core.deps import runtime
+from scanlet.core.runtime import Runtime
 from scanlet.errors import InvalidSetting
 from scanlet.models import PageInfo
 from scanlet.ocr.searchable import ocr_pages, write_searchable_pdf
 from scanlet.ocr.tesseract import check_lang, check_size, languages
-from scanlet.service.runtime import Runtime
 from scanlet.tasks import Progress, TaskInfo, TaskOutput
 
 router = APIRouter(prefix="/v1", tags=["ocr"])

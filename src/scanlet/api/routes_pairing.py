@@ -18,12 +18,12 @@ from fastapi import APIRouter, Depends, Request, Response
 from fastapi.responses import HTMLResponse, JSONResponse
 from pydantic import BaseModel, Field
 
-from scanlet.api.deps import runtime
+from scanlet.core.deps import runtime
+from scanlet.core.runtime import Runtime
 from scanlet.errors import ConsentTooSoon, InvalidSetting, PairingError
 from scanlet.security.access import WEB_SCOPES
 from scanlet.security.origins import parse_origin
 from scanlet.security.pairing import PairRequest
-from scanlet.service.runtime import Runtime
 
 router = APIRouter(tags=["pairing"])
 Rt = Annotated[Runtime, Depends(runtime)]

@@ -13,16 +13,16 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Depends, Query
 from pydantic import BaseModel, Field
 
-from scanlet.api.deps import runtime
 from scanlet.barcodes.read import Barcode, read_barcodes
 from scanlet.barcodes.separation import SeparationRule
 from scanlet.codecs.decode import decoded
 from scanlet.core import documents
+from scanlet.core.deps import runtime
+from scanlet.core.runtime import Runtime
 from scanlet.errors import InvalidSetting
 from scanlet.imaging.blank import DEFAULT_SENSITIVITY, check_page
 from scanlet.imaging.edits import apply_edits
 from scanlet.models import DocumentInfo, PageInfo
-from scanlet.service.runtime import Runtime
 
 router = APIRouter(prefix="/v1", tags=["processing"])
 Rt = Annotated[Runtime, Depends(runtime)]

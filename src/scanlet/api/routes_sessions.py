@@ -22,8 +22,8 @@ from typing import Any
 from fastapi import APIRouter, WebSocket, WebSocketDisconnect
 
 from scanlet.api.deps import client_key
+from scanlet.core.runtime import Runtime
 from scanlet.errors import TooManySessions
-from scanlet.service.runtime import Runtime
 
 router = APIRouter(prefix="/v1/session", tags=["sessions"])
 

@@ -17,8 +17,8 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends
 
 from scanlet import __version__
-from scanlet.api.deps import runtime
-from scanlet.service.runtime import Runtime
+from scanlet.core.deps import runtime
+from scanlet.core.runtime import Runtime
 
 router = APIRouter(prefix="/v1", tags=["service"])
 _STARTED = time.monotonic()

@@ -8,10 +8,10 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, WebSocket, WebSocketDisconnect
 from fastapi.responses import FileResponse
 
-from scanlet.api.deps import runtime
+from scanlet.core.deps import runtime
+from scanlet.core.runtime import Runtime
 from scanlet.disclosure import public_value
 from scanlet.errors import ScanletError
-from scanlet.service.runtime import Runtime
 from scanlet.tasks import TaskInfo
 
 router = APIRouter(prefix="/v1/tasks", tags=["tasks"])

@@ -21,14 +21,15 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Depends, Request, status
 from pydantic import BaseModel, ConfigDict, Field
 
-from scanlet.api.deps import client_key, runtime
+from scanlet.api.deps import client_key
 from scanlet.api.routes_buffer import page_selection
 from scanlet.codecs.export import ExportFormat
 from scanlet.codecs.options import ExportOptions
 from scanlet.core import uploads
+from scanlet.core.deps import runtime
+from scanlet.core.runtime import Runtime
 from scanlet.core.uploads import UPLOAD_TASK_KIND, upload_rules
 from scanlet.errors import UploadTargetRefused
-from scanlet.service.runtime import Runtime
 from scanlet.tasks import TaskInfo
 from scanlet.upload.policy import Requester
 

@@ -99,8 +99,8 @@ def _remote_devices(target: Target, refresh: bool) -> list[Device]:
 
 
 async def _local_devices(home: Home, demo: bool) -> list[Device]:
+    from scanlet.core.runtime import Runtime
     from scanlet.service.instance import InstanceLock
-    from scanlet.service.runtime import Runtime
 
     home.create()
     with InstanceLock(home.port_lock, mode="cli"):

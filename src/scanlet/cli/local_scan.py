@@ -10,9 +10,9 @@ from rich.progress import Progress
 from scanlet.cli.outputs import OutputPlan, write_outputs
 from scanlet.cli.scan_output import ScanProgress
 from scanlet.config import Home, load_settings
+from scanlet.core.runtime import Runtime
 from scanlet.models import JobRequest
 from scanlet.service.instance import InstanceLock
-from scanlet.service.runtime import Runtime
 
 
 async def scan_to_file(home: Home, request: JobRequest, plan: OutputPlan,

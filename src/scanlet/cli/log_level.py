@@ -26,7 +26,7 @@ def log_level(
     url: Annotated[str | None, typer.Option(help="Service URL (default: from --home)")] = None,
 ) -> None:
     """Show or change the running service's log level (until it stops; no restart)."""
-    from scanlet.service.logs import check_level
+    from scanlet.core.logs import check_level
 
     try:
         wanted = check_level(level) if level is not None else None

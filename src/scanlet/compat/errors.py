@@ -5,15 +5,25 @@ The reference's codes are negative integers (``-2113`` bad parameter, ``-2800`` 
 ``-1011`` sequence, ``-1004`` source busy). Scanlet's own errors map onto them by class; the
 compatibility routes raise the classes in ``scanlet.errors`` whose ``dwt_code`` says it
 directly.
+
+:func:`install` registers the handlers of the compatibility sub-applications (every error a
+compatibility route raises leaves in this body); the app factory hands :func:`dwt_response`
+and :func:`is_compat_path` to the access middleware, which refuses requests before any route.
 """
 
 from __future__ import annotations
 
+import logging
+import secrets
 from typing import Any
 
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import JSONResponse
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from scanlet.disclosure import public_text
+from scanlet.disclosure import public_text, public_value
 from scanlet.errors import (
     AccessError,
     DeviceBusy,
@@ -23,6 +33,8 @@ from scanlet.errors import (
     RequestError,
     ScanletError,
 )
+
+log = logging.getLogger(__name__)
 
 #: Path prefixes of the compatibility APIs (v19 and legacy).
 COMPAT_PREFIXES = ("/api/", "/DWTAPI/")
@@ -82,3 +94,71 @@ def dwt_response(exc: ScanletError) -> JSONResponse:
 
 def dwt_plain(status: int, code: int, message: str) -> JSONResponse:
     return JSONResponse(dwt_body(status, code, message), status_code=status)
+
+
+async def _scanlet_error(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, ScanletError)
+    if public_value([exc.message, exc.detail]) != [exc.message, exc.detail]:
+        # the client gets the text without its paths; the log keeps them
+        log.info("%s on %s %s: %s %s", exc.code, request.method, request.url.path, exc.message,
+                 exc.detail or "")
+    return dwt_response(exc)
+
+
+async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, RequestValidationError)
+    first = (exc.errors() or [{}])[0]
+    where = ".".join(str(p) for p in first.get("loc", ()) if p not in ("body", "query"))
+    return dwt_plain(400, BAD_PARAMETER, f"The parameter is not valid. ({where}: "
+                     f"{first.get('msg', 'invalid')})")
+
+
+async def _http_error(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, StarletteHTTPException)
+    code_number = BAD_METHOD if exc.status_code == 405 else BAD_PARAMETER
+    answer = dwt_plain(exc.status_code, code_number, str(exc.detail))
+    for name, value in (exc.headers or {}).items():  # e.g. Allow on 405
+        answer.headers[name] = value
+    return answer
+
+
+class ContainUnexpected:
+    """ASGI middleware of a compatibility sub-application: an unexpected exception becomes the
+    reference's 500 answer here, logged once with its traceback and a correlation id that the
+    answer names. (FastAPI's own server-error handler would re-raise it after answering, and
+    the native app around the mount would log it a second time under another id.) An error
+    after the answer has started goes on up, as in the native app."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = False
+
+        async def tracking(message: Message) -> None:
+            nonlocal started
+            started = started or message["type"] == "http.response.start"
+            await send(message)
+
+        try:
+            await self.app(scope, receive, tracking)
+        except Exception as exc:
+            if started:
+                raise
+            correlation = secrets.token_hex(6)
+            log.error("unexpected error [%s] on %s %s", correlation, scope.get("method"),
+                      scope.get("path"), exc_info=exc)
+            answer = dwt_plain(500, GENERIC, f"Internal error; the service log names it "
+                               f"{correlation}")
+            await answer(scope, receive, send)
+
+
+def install(app: FastAPI) -> None:
+    """Register the handlers of a compatibility sub-application on ``app``."""
+    app.add_exception_handler(ScanletError, _scanlet_error)
+    app.add_exception_handler(RequestValidationError, _validation_error)
+    app.add_exception_handler(StarletteHTTPException, _http_error)
+    app.add_middleware(ContainUnexpected)

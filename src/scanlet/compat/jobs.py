@@ -33,6 +33,7 @@ from enum import StrEnum
 from typing import Any, Literal
 
 from scanlet.compat.errors import dwt_code
+from scanlet.core.runtime import Runtime
 from scanlet.disclosure import public_text
 from scanlet.errors import (
     DeviceBusy,
@@ -46,7 +47,6 @@ from scanlet.errors import (
 )
 from scanlet.models import Device, JobRequest, JobState, PageInfo
 from scanlet.security.policy import Principal
-from scanlet.service.runtime import Runtime
 
 log = logging.getLogger(__name__)
 

@@ -15,7 +15,6 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Depends, Query, Request, Response
 from fastapi.responses import JSONResponse
 
-from scanlet.api.deps import runtime
 from scanlet.compat import devices as dwt_devices
 from scanlet.compat import scan_config
 from scanlet.compat.auth import principal, require_key
@@ -23,12 +22,14 @@ from scanlet.compat.bodies import json_body
 from scanlet.compat.errors import dwt_plain
 from scanlet.compat.jobs import ClientGone, DwtJob, DwtJobs, DwtState
 from scanlet.compat.twain import capability_details
+from scanlet.core.deps import runtime
+from scanlet.core.runtime import Runtime
 from scanlet.errors import DeviceNotFound, InvalidSetting, JobStateError
 from scanlet.models import ColorMode, Device, PageInfo
 from scanlet.security.policy import Principal
-from scanlet.service.runtime import Runtime
 
-router = APIRouter(prefix="/api/device/scanners", include_in_schema=False)
+#: Mounted under /api (compat/app.py).
+router = APIRouter(prefix="/device/scanners", include_in_schema=False)
 Rt = Annotated[Runtime, Depends(runtime)]
 Who = Annotated[Principal, Depends(principal)]
 ImageType = Annotated[str | None, Query(alias="type")]
@@ -41,7 +42,7 @@ MAX_TIMEOUT = 7 * 24 * 3600
 
 
 def engine(request: Request) -> DwtJobs:
-    """The app's compatibility job engine (made in api/app.py)."""
+    """The compatibility job engine of this sub-application (made in compat/app.py)."""
     jobs: DwtJobs = request.app.state.dwt_jobs
     return jobs
 

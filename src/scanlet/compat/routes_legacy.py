@@ -15,17 +15,18 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Query, Request, Response
 from fastapi.responses import PlainTextResponse
 
-from scanlet.api.deps import runtime
 from scanlet.compat import devices as dwt_devices
 from scanlet.compat.auth import principal, require_key
 from scanlet.compat.bodies import json_body
 from scanlet.compat.errors import BAD_JOB, dwt_plain
 from scanlet.compat.jobs import ClientGone
 from scanlet.compat.routes_devices import Engine, create_from_body, gone_client, page_image
+from scanlet.core.deps import runtime
+from scanlet.core.runtime import Runtime
 from scanlet.security.policy import Principal
-from scanlet.service.runtime import Runtime
 
-router = APIRouter(prefix="/DWTAPI", include_in_schema=False)
+#: Mounted under /DWTAPI (compat/app.py).
+router = APIRouter(include_in_schema=False)
 Rt = Annotated[Runtime, Depends(runtime)]
 Who = Annotated[Principal, Depends(principal)]
 

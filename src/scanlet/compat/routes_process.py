@@ -39,21 +39,22 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request
 
-from scanlet.api.deps import runtime
 from scanlet.barcodes.read import Barcode, barcode_formats, read_barcodes
 from scanlet.codecs.decode import decoded
 from scanlet.compat.auth import require_key
 from scanlet.compat.bodies import json_body
 from scanlet.compat.passwords import DocumentPasswords, for_request
 from scanlet.compat.sources import source_page
+from scanlet.core.deps import runtime
+from scanlet.core.runtime import Runtime
 from scanlet.errors import InvalidSetting
 from scanlet.imaging.blank import check_page
 from scanlet.security.policy import Principal
-from scanlet.service.runtime import Runtime
 
 log = logging.getLogger(__name__)
 # The reference documents this API; it stays out of Scanlet's own OpenAPI schema.
-router = APIRouter(prefix="/api/process", include_in_schema=False)
+#: Mounted under /api (compat/app.py).
+router = APIRouter(prefix="/process", include_in_schema=False)
 Rt = Annotated[Runtime, Depends(runtime)]
 Passwords = Annotated[DocumentPasswords, Depends(for_request)]
 Keyed = Annotated[Principal, Depends(require_key)]

@@ -15,15 +15,16 @@ from fastapi import APIRouter, Depends, Request
 from pydantic import BaseModel, ConfigDict, Field
 
 from scanlet import __version__
-from scanlet.api.deps import runtime
 from scanlet.compat.bodies import json_body
+from scanlet.core import logs
+from scanlet.core.deps import runtime
+from scanlet.core.runtime import Runtime
 from scanlet.errors import InvalidSetting
-from scanlet.service import logs
-from scanlet.service.runtime import Runtime
 
 log = logging.getLogger(__name__)
 # The reference documents this API; it stays out of Scanlet's own OpenAPI schema.
-router = APIRouter(prefix="/api/server", include_in_schema=False)
+#: Mounted under /api (compat/app.py).
+router = APIRouter(prefix="/server", include_in_schema=False)
 Rt = Annotated[Runtime, Depends(runtime)]
 
 VERBOSE = 30

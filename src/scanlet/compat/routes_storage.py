@@ -35,8 +35,6 @@ from fastapi import APIRouter, Depends, Request, Response
 from fastapi.responses import StreamingResponse
 from pydantic import ValidationError
 
-from scanlet.api.deps import runtime
-from scanlet.api.routes_buffer import export_to_spool, file_response, new_spool
 from scanlet.codecs.export import ExportFormat
 from scanlet.codecs.options import DocumentMetadata, ExportOptions, TiffCompression
 from scanlet.compat.bodies import json_body
@@ -48,13 +46,16 @@ from scanlet.compat.passwords import (
     sent_password,
 )
 from scanlet.compat.sources import source_page
+from scanlet.core.deps import runtime
+from scanlet.core.exports import export_to_spool, file_response, new_spool
+from scanlet.core.runtime import Runtime
 from scanlet.errors import ExportError, InvalidSetting, PageNotFound
 from scanlet.models import DocumentInfo, PageInfo
-from scanlet.service.runtime import Runtime
 
 log = logging.getLogger(__name__)
 # The reference documents this API; it stays out of Scanlet's own OpenAPI schema.
-router = APIRouter(prefix="/api/storage/documents", include_in_schema=False)
+#: Mounted under /api (compat/app.py).
+router = APIRouter(prefix="/storage/documents", include_in_schema=False)
 Rt = Annotated[Runtime, Depends(runtime)]
 Passwords = Annotated[DocumentPasswords, Depends(for_request)]
 

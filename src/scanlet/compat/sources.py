@@ -24,9 +24,9 @@ from urllib.parse import parse_qs, urlsplit
 from fastapi import Request
 
 from scanlet.compat.passwords import DocumentPasswords, sent_password
+from scanlet.core.runtime import Runtime
 from scanlet.errors import InvalidSetting
 from scanlet.models import PageInfo
-from scanlet.service.runtime import Runtime
 
 #: The path of a page URL: ``.../api/device/scanners/jobs/<jobuid>/next-page``.
 _PAGE_PATH = re.compile(r"(?:^|/)api/device/scanners/jobs/[^/]+/next-page/?$")

@@ -1,9 +1,13 @@
 """ASGI middleware that applies the access policy before any route runs.
 
 It reads the raw headers (never a rebuilt URL, never X-Forwarded-*), answers CORS preflights,
-refuses with problem+json (or closes a WebSocket handshake with 403), caps request bodies while
-they stream in, rate-limits scans and OCR tasks per client, and adds the security headers to
-every answer.
+refuses (or closes a WebSocket handshake with 403), caps request bodies while they stream in,
+rate-limits scans and OCR tasks per client, and adds the security headers to every answer.
+
+What a refusal looks like is not decided here: the app factory (``scanlet.app_factory``)
+passes an ``error_format`` that picks, per request path, the :class:`ErrorFormat` of the API
+that serves the path (problem+json for ``/v1``, the reference's body for the compatibility
+API), so this layer imports neither API.
 """
 
 from __future__ import annotations
@@ -11,12 +15,12 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Awaitable, Callable, MutableMapping
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from typing import Any
 
-from scanlet.api.problems import problem_for
-from scanlet.compat.errors import dwt_response, is_compat_path
-from scanlet.errors import AccessError, PayloadTooLarge, RateLimited
+from starlette.responses import Response
+
+from scanlet.errors import AccessError, PayloadTooLarge, RateLimited, ScanletError
 from scanlet.security.origins import parse_origin
 from scanlet.security.peer import same_user
 from scanlet.security.policy import (
@@ -43,6 +47,22 @@ Message = MutableMapping[str, Any]
 Receive = Callable[[], Awaitable[Message]]
 Send = Callable[[Message], Awaitable[None]]
 ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
+
+
+@dataclass(frozen=True)
+class ErrorFormat:
+    """How the middleware's refusals look on the paths of one API."""
+
+    #: The answer for an error (status, headers and body in the API's own format).
+    render: Callable[[ScanletError], Response]
+    #: A refusal may carry the CORS headers a page needs to read it (the native API).
+    cors: bool = True
+    #: A 401 carries ``WWW-Authenticate: Bearer`` (the native API).
+    challenge: bool = True
+
+
+#: Chooses the error format for a request path (given by the app factory).
+ErrorFormatFor = Callable[[str], ErrorFormat]
 
 _HTML_CSP = ("default-src 'self'; img-src 'self' data: blob:; style-src 'self' 'unsafe-inline'; "
              "script-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'")
@@ -99,11 +119,12 @@ def _first(headers: dict[str, list[str]], name: str) -> str | None:
 class AccessControl:
     """Wraps the app: nothing reaches a route unless the policy allows it."""
 
-    def __init__(self, app: ASGIApp, policy: AccessPolicy, *, max_body_bytes: int,
-                 max_file_bytes: int, scans_per_minute: int,
+    def __init__(self, app: ASGIApp, policy: AccessPolicy, *, error_format: ErrorFormatFor,
+                 max_body_bytes: int, max_file_bytes: int, scans_per_minute: int,
                  ocr_tasks_per_minute: int | None = None) -> None:
         self.app = app
         self.policy = policy
+        self.error_format = error_format
         self.max_body = max_body_bytes
         self.max_file = max_file_bytes
         if ocr_tasks_per_minute is None:
@@ -208,14 +229,12 @@ class AccessControl:
             await send({"type": "websocket.close", "code": 1008, "reason": exc.code})
             return
         facts, _ = read_facts(scope)
-        if is_compat_path(facts.path):
-            await dwt_response(exc)(scope, receive, self._http_send(facts, None, send))
-            return
-        response = problem_for(exc)
-        if exc.http_status == 401:
+        fmt = self.error_format(facts.path)
+        response = fmt.render(exc)
+        if fmt.challenge and exc.http_status == 401:
             response.headers["WWW-Authenticate"] = 'Bearer realm="scanlet"'
-        facts, _ = read_facts(scope)
-        await response(scope, receive, self._http_send(facts, cors_origin, send))
+        await response(scope, receive,
+                       self._http_send(facts, cors_origin if fmt.cors else None, send))
 
     async def _preflight(self, scope: Scope, receive: Receive, send: Send, facts: Facts,
                          headers: dict[str, list[str]]) -> None:

@@ -37,10 +37,11 @@ from rich.markup import escape
 
 from scanlet import __version__
 from scanlet.config import Home, Settings, is_remote, load_settings
+from scanlet.core import crash
 from scanlet.devices.availability import NOT_AVAILABLE, sane_unavailable
 from scanlet.errors import ConfigError, ScanletError
 from scanlet.security import homecheck
-from scanlet.service import crash, monitor
+from scanlet.service import monitor
 from scanlet.service.instance import InstanceInfo, read_instance
 
 Level = Literal["ok", "info", "warn", "error"]

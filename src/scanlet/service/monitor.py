@@ -11,7 +11,7 @@ restarts ``serve`` after:
   threads), then SIGKILL.
 
 Abnormal ends (a signal other than SIGTERM/SIGINT, a non-zero status, a hang) get a crash
-report in ``dump/`` (service/crash.py). Restarts wait 0.5 s, doubling after every exit up to
+report in ``dump/`` (core/crash.py). Restarts wait 0.5 s, doubling after every exit up to
 ``backoff_max``; a run that stayed healthy for :data:`STABLE_AFTER` seconds resets that. When
 ``serve`` ended ``crash_loop_restarts`` times within ``crash_loop_window`` seconds the monitor
 logs one ERROR line (how often, the last reason, the latest report) and waits
@@ -53,10 +53,10 @@ import httpx
 
 from scanlet import __version__
 from scanlet.config import Home, Settings, load_settings
+from scanlet.core import crash, logs
 from scanlet.errors import AlreadyRunning, ConfigError, ScanletError
 from scanlet.libc import function
 from scanlet.security.cert_task import CertificateTask, wants_task
-from scanlet.service import crash, logs
 from scanlet.service.instance import InstanceLock, read_instance
 
 log = logging.getLogger("scanlet.monitor")

@@ -14,7 +14,7 @@ and reloads the HTTPS certificate in place when the file changes; under the moni
 (``--monitored``) the monitor runs that task and ``serve`` only reloads a renewed file.
 
 Faulthandler writes the tracebacks of all threads to ``log/faults-serve.log`` on a fatal signal
-and on SIGUSR1 (service/crash.py), where the monitor picks them up for a crash report. On
+and on SIGUSR1 (core/crash.py), where the monitor picks them up for a crash report. On
 SIGTERM/SIGINT the listeners drain for up to half of ``[server] shutdown_grace``, then the
 runtime stops running jobs (marked ``interrupted``, their stored pages kept), stops the scan
 workers politely and checkpoints the buffer's SQLite index.
@@ -40,19 +40,19 @@ from fastapi import FastAPI
 from uvicorn.config import STARTUP_FAILURE
 from uvicorn.lifespan.on import LifespanOn
 
-from scanlet.api.app import create_app
+from scanlet.app_factory import create_app
 from scanlet.background import BackgroundTask
 from scanlet.codecs import pixel_budget
 from scanlet.config import Home, Settings, is_remote
+from scanlet.core import crash
+from scanlet.core.logs import configure
+from scanlet.core.runtime import ListenerAddress, Runtime
 from scanlet.errors import ConfigError
 from scanlet.memory import reuse_page_buffers
 from scanlet.security import certs
 from scanlet.security.cert_task import CertificateTask, CheckReport, wants_task
-from scanlet.service import crash
 from scanlet.service.connections import ConnectionLimits, ConnectionTable, protocol_classes
 from scanlet.service.instance import InstanceLock
-from scanlet.service.logs import configure
-from scanlet.service.runtime import ListenerAddress, Runtime
 
 log = logging.getLogger(__name__)
 

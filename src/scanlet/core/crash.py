@@ -14,7 +14,7 @@ Who writes them:
   :func:`enable_faulthandler` points :mod:`faulthandler` at it (fatal signals, and
   ``SIGUSR1`` on demand, which the monitor sends to a hung ``serve`` before killing it), so
   the tracebacks survive the process; the monitor takes them with :func:`take_faults`.
-- ``serve`` itself, when a scan worker dies abnormally mid-request (service/runtime.py): the
+- ``serve`` itself, when a scan worker dies abnormally mid-request (core/runtime.py): the
   worker's faulthandler writes to its stderr, which the bridge keeps the tail of.
 - ``serve`` at start-up, when the fault file still holds tracebacks of a previous run that no
   monitor reported (a ``serve`` started alone that crashed).
@@ -44,7 +44,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from scanlet import __version__
-from scanlet.service.logs import redact
+from scanlet.core.logs import redact
 
 REPORT_PREFIX = "crash-"
 REPORT_SUFFIX = ".txt"

@@ -18,6 +18,8 @@ from PIL import Image
 from scanlet.buffer.backfill import PreviewBackfill
 from scanlet.buffer.store import PageStore
 from scanlet.config import Home, Settings
+from scanlet.core import crash
+from scanlet.core.logs import add_secret
 from scanlet.devices import registry
 from scanlet.devices.hotplug import default_usb_dir
 from scanlet.devices.manager import DeviceManager, DeviceOptions
@@ -29,8 +31,6 @@ from scanlet.ocr.pool import OcrPool
 from scanlet.ocr.tesseract import configure as configure_tesseract
 from scanlet.security.access import AccessStore, cli_key
 from scanlet.security.pairing import PairingBroker, PairingLimits
-from scanlet.service import crash
-from scanlet.service.logs import add_secret
 from scanlet.sessions import ClientSessions
 from scanlet.tasks import TaskManager
 
