@@ -6,6 +6,10 @@ and closes it at the end, so no handle stays locked between jobs and each job st
 backend's defaults as with ``scanimage`` (see :meth:`SaneDriver._open`; the ``test``
 backend's feeder counter is per handle).
 
+A scan first checks its settings against the device's capabilities (devices/validate.py, the
+capabilities read once per driver): settings the device cannot honour are refused with
+InvalidSetting before an option is set or paper moves, whoever calls the driver.
+
 Feeder batches are a loop of ``start()`` + reading the frame (python-sane's ``multi_scan()``
 iterator hangs on the ``test`` backend), with one ``sane_cancel`` at the end of the batch as
 ``scanimage`` does; flatbed pages, each a scan of its own, are cancelled one by one.
@@ -35,6 +39,7 @@ from scanlet.devices.sane_handle import SaneHandle, SnapFrame
 from scanlet.devices.sane_reader import FrameReader
 from scanlet.devices.sane_settings import AppliedSettings, apply_settings
 from scanlet.devices.sane_status import translate
+from scanlet.devices.validate import validate_settings
 from scanlet.errors import DeviceError, DeviceNotFound, FeederEmpty, ScanCancelled, ScanletError
 from scanlet.models import Capabilities, Device, ScanSettings, Source
 
@@ -93,6 +98,8 @@ class SaneDriver:
         self._lock = threading.Lock()
         self._current: SaneHandle | None = None
         self._dirty = False
+        #: Device id -> capabilities read by this driver (scans validate against them).
+        self._caps: dict[str, Capabilities] = {}
         log.info("SANE %s initialised", self.version)
 
     # -- Driver interface --------------------------------------------------------------------
@@ -111,13 +118,19 @@ class SaneDriver:
 
     def capabilities(self, device_id: str) -> Capabilities:
         with self._open(device_id) as handle:
-            return build_capabilities(handle, device_id)
+            return self._read_capabilities(handle, device_id)
 
     def scan(self, settings: ScanSettings, pages: PageSink, cancelled: threading.Event,
              progress: ProgressSink | None = None) -> int:
+        """Scan ``settings`` into ``pages``; settings the device cannot honour are refused
+        (InvalidSetting, UnsupportedSource) before any option is set or paper moves."""
         leaves = bool(settings.raw_options) or settings.brightness is not None \
             or settings.contrast is not None
         with self._open(settings.device, leaves_options=leaves) as handle:
+            caps = self._caps.get(settings.device)
+            if caps is None:
+                caps = self._read_capabilities(handle, settings.device)
+            validate_settings(settings, caps)
             self._set_current(handle)
             try:
                 applied = apply_settings(handle, settings)
@@ -158,6 +171,16 @@ class SaneDriver:
                 raise translate(exc, device=native, during="init") from exc
         self._dirty = leaves_options
         return SaneHandle(native)
+
+    def _read_capabilities(self, handle: SaneHandle, device_id: str) -> Capabilities:
+        """Read (and remember) a device's capabilities on a freshly opened handle.
+
+        Reading switches the source option through every source; a scan sets the source
+        first anyway (sane_settings.apply_settings), so nothing of it reaches the pages.
+        """
+        caps = build_capabilities(handle, device_id)
+        self._caps[device_id] = caps
+        return caps
 
     def _set_current(self, handle: SaneHandle | None) -> None:
         with self._lock:

@@ -52,6 +52,13 @@ def test_every_registered_driver_has_an_adapter() -> None:
     assert set(ADAPTERS) == set(DRIVERS)
 
 
+@pytest.mark.parametrize("name", list(ADAPTERS))
+def test_every_fault_is_provoked_or_said_missing(name: str) -> None:
+    adapter = ADAPTERS[name]
+    assert set(adapter.faults) | set(adapter.missing_faults) == set(FAULTS)
+    assert not set(adapter.faults) & set(adapter.missing_faults)
+
+
 # -- listing and capabilities -----------------------------------------------------------------
 
 
@@ -150,7 +157,8 @@ def test_feeder_empty_before_the_first_page(driver: Driver, adapter: Adapter) ->
 def test_typed_errors(driver: Driver, adapter: Adapter, kind: str) -> None:
     fault = adapter.faults.get(kind)
     if fault is None:
-        pytest.skip(f"{adapter.name} cannot be made to show {kind}")
+        pytest.skip(f"{adapter.name} cannot be made to show {kind}: "
+                    f"{adapter.missing_faults[kind]}")
     need(driver, adapter, Source.FEEDER)
     sink = CollectingSink()
     with pytest.raises(ScanletError) as caught:
