@@ -18,8 +18,6 @@ from collections import deque
 from pathlib import Path
 from typing import IO, Any
 
-log = logging.getLogger(__name__)
-
 #: Bytes of a worker's log file re-logged at most (its end).
 LOG_TAIL = 256 * 1024
 #: Level names a worker accepts when the service's level changes.
@@ -53,12 +51,11 @@ def _set_level(level: str) -> None:
 
 def set_child_log_level(level: str) -> bool:
     """In a worker: log at ``level`` from now on (the service's level changed); False, and
-    nothing changes, for a name not in :data:`CHILD_LEVELS`."""
+    nothing changes, for a name not in :data:`CHILD_LEVELS`. The worker says so itself,
+    under its own logger."""
     if level not in CHILD_LEVELS:
-        log.warning("ignoring unknown log level %r", level[:20])
         return False
     _set_level(level)
-    log.debug("log level is now %s", level)
     return True
 
 

@@ -78,6 +78,14 @@ log = logging.getLogger(__name__)
 SHUTDOWN_GRACE = 3.0
 
 
+def _set_level(level: str) -> None:
+    """The ``log_level`` request: log at ``level`` from now on (unknown names are ignored)."""
+    if not set_child_log_level(level):
+        log.warning("ignoring unknown log level %r", level[:20])
+        return
+    log.debug("log level is now %s", level)
+
+
 def _trim_memory() -> None:
     """Give freed page buffers back to the OS after a scan (glibc keeps them otherwise)."""
     return_free_memory()
@@ -136,7 +144,7 @@ class Worker:
             self._cancel(rid)
             return True
         if op == "log_level":
-            set_child_log_level(str(message.get("level")))
+            _set_level(str(message.get("level")))
             return True
         if op not in ("list", "caps", "scan") or not isinstance(rid, int):
             self._channel.send({"ev": "error", "id": rid, "pages": 0, "error": RequestError(
