@@ -29,6 +29,7 @@ import logging
 import os
 import signal
 import time
+from abc import ABC, abstractmethod
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -95,15 +96,17 @@ def _exit_detail(returncode: int | None) -> dict[str, Any]:
     return {"exit_code": returncode}
 
 
-class FinalEventCalls:
+class FinalEventCalls(ABC):
     """``call`` for a client with ``request`` and ``next_event`` (the worker client and the
     in-process runner)."""
 
+    @abstractmethod
     async def request(self, op: str, **fields: Any) -> int:
-        raise NotImplementedError
+        """Send a request and return its id."""
 
+    @abstractmethod
     async def next_event(self, rid: int, timeout: float) -> dict[str, Any]:
-        raise NotImplementedError
+        """The next event of request ``rid``."""
 
     async def call(self, op: str, timeout: float, **fields: Any) -> dict[str, Any]:
         """A request answered by a single final event; an ``error`` event is raised."""
