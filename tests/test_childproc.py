@@ -1,9 +1,11 @@
 """The worker-process kit (scanlet.childproc) with real processes: the handshake and JSON-lines
-events, a C-level print that cannot corrupt the protocol, the log relay, running a command
-(exit status, missing program, time bound) and a command's death with its parent."""
+events, a C-level print that cannot corrupt the protocol, the log relay (threads and asyncio,
+with log level changes and the stderr tail kept for crash reports), running a command (exit
+status, missing program, time bound) and a command's death with its parent."""
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import os
 import signal
@@ -18,14 +20,19 @@ import pytest
 
 from scanlet.childproc import (
     PACKAGE_ROOT,
+    AsyncLineReader,
     LineReader,
+    StderrTail,
     child_environment,
+    dumps_line,
     module_command,
     relay_stream,
+    relay_stream_async,
     relog_file,
     run_command,
     send_hello,
     spawn,
+    spawn_async,
 )
 from scanlet.errors import CertificateError, ServiceError
 
@@ -81,6 +88,71 @@ def test_handshake_events_and_log_relay(caplog: pytest.LogCaptureFixture) -> Non
     assert (logging.WARNING, "[kid] a C library printing to stdout") in records
     assert not any("s3cret" in " ".join(p.cmdline()) for p in psutil.process_iter(["cmdline"])
                    if p.info["cmdline"])  # the secret went on stdin only
+
+
+ASYNC_CHILD = textwrap.dedent("""
+    import logging, os, sys
+    from scanlet.childproc import (LineWriter, claim_stdout, iter_lines, read_hello,
+                                   set_child_log_level, setup_child_logging)
+
+    setup_child_logging("INFO")
+    out = LineWriter(claim_stdout(buffering=1 << 16))  # buffered: send() must flush
+    out.send({"ev": "ready", "echo": read_hello(sys.stdin.buffer)})
+    for message in iter_lines(sys.stdin.buffer):
+        if message.get("op") == "level":
+            out.send({"ev": "level", "ok": set_child_log_level(message["level"])})
+        else:
+            logging.getLogger("scanlet.kid").debug("debug after %s", message.get("ev"))
+            out.send({"ev": "echo", "got": message})
+    os.write(1, b"Fatal Python error: pretend\\n")  # fd 1 is stderr: no log record
+""")
+
+
+def test_asyncio_side_levels_and_stderr_tail(caplog: pytest.LogCaptureFixture) -> None:
+    """The asyncio service's side (the scan worker's bridge): spawn_async, AsyncLineReader
+    (garbage is an event), relay_stream_async with text that is no record at INFO, a
+    StderrTail, and a worker that changes its log level on request."""
+    caplog.set_level(logging.DEBUG, logger="scanlet.test.akid")
+    logger = logging.getLogger("scanlet.test.akid")
+    tail = StderrTail(output=10, faults=10)
+
+    async def exchange(reader: AsyncLineReader, stdin: asyncio.StreamWriter,
+                       line: bytes) -> dict[str, object] | None:
+        stdin.write(line)
+        await stdin.drain()
+        return await asyncio.wait_for(reader.events.get(), GUARD)
+
+    async def body() -> list[dict[str, object] | None]:
+        process = await spawn_async([sys.executable, "-c", ASYNC_CHILD],
+                                    stderr=subprocess.PIPE, new_session=True)
+        assert process.stdin is not None and process.stdout is not None
+        assert process.stderr is not None
+        reader = AsyncLineReader(process.stdout, name="akid-events", logger=logger)
+        relay = relay_stream_async(process.stderr, logger, prefix="[akid] ",
+                                   other_level=logging.INFO, tail=tail)
+        got = [await exchange(reader, process.stdin, dumps_line({"key": "k"}))]
+        for line in (b"no json\n", dumps_line({"op": "level", "level": "LOUD"}),
+                     dumps_line({"op": "level", "level": "DEBUG"}), dumps_line({"ev": "x"})):
+            got.append(await exchange(reader, process.stdin, line))
+        process.stdin.close()
+        got.append(await asyncio.wait_for(reader.events.get(), GUARD))
+        assert await asyncio.wait_for(process.wait(), GUARD) == 0
+        await asyncio.wait_for(relay, GUARD)
+        return got
+
+    got = asyncio.run(body())
+    assert got == [{"ev": "ready", "echo": {"key": "k"}},
+                   {"ev": "echo", "got": {"ev": "garbage", "line": "no json\n"}},
+                   {"ev": "level", "ok": False}, {"ev": "level", "ok": True},
+                   {"ev": "echo", "got": {"ev": "x"}}, None]
+    records = [(r.levelno, r.getMessage()) for r in caplog.records
+               if r.name == "scanlet.test.akid"]
+    assert (logging.DEBUG, "[akid] scanlet.kid: debug after x") in records
+    assert not any("debug after garbage" in m for _, m in records)  # still at INFO then
+    assert (logging.INFO, "[akid] Fatal Python error: pretend") in records
+    assert list(tail.faults) == ["Fatal Python error: pretend"]
+    assert "DEBUG scanlet.kid: debug after x" in tail.output
+    assert tail.output[-1] == "Fatal Python error: pretend"
 
 
 def test_garbage_on_the_protocol_stream_is_reported_not_raised() -> None:

@@ -1,13 +1,16 @@
 """The service side of one scan worker process (asyncio).
 
 :class:`WorkerClient` spawns ``python -m scanlet.devices.worker --driver NAME`` (a fresh
-interpreter started with ``asyncio.create_subprocess_exec``, i.e. ``subprocess.Popen`` with an
-argument list: never a fork of the threaded service), performs the ready/error handshake within
+interpreter started with the worker-process kit's ``spawn_async``, i.e. ``subprocess.Popen``
+with an argument list: never a fork of the threaded service; its events are read by the kit's
+``AsyncLineReader`` and its logs relayed by ``relay_stream_async``, all from
+:mod:`scanlet.childproc`), performs the ready/error handshake within
 ``start_timeout``, sends requests and hands their events back in order. It turns every way a
 worker can fail into a typed error: the process exits or its pipe closes while a request runs
 -> DriverCrashed (with the exit code or signal); no event for ``timeout`` seconds -> the worker
 is killed -> DriverTimeout. The worker's stderr (JSON log records) is re-logged under
-``scanlet.worker``; its tail, with the tracebacks the worker's faulthandler prints when it dies
+``scanlet.worker`` (text that is no record at INFO); its tail (the kit's ``StderrTail``), with
+the tracebacks the worker's faulthandler prints when it dies
 of a signal, goes to ``WorkerConfig.on_crash`` when the worker ends abnormally on its own (not
 when it was killed here), which writes a crash report.
 
@@ -22,18 +25,27 @@ import asyncio
 import base64
 import contextlib
 import itertools
-import json
 import logging
 import os
 import signal
-import sys
-from collections import deque
+import time
+from abc import ABC, abstractmethod
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from scanlet.devices.protocol import PROTOCOL_VERSION, WORKER_MODULE, dumps, loads
+from scanlet.childproc import (
+    AsyncLineReader,
+    StderrTail,
+    child_environment,
+    dumps_line,
+    is_garbage,
+    module_command,
+    relay_stream_async,
+    spawn_async,
+)
+from scanlet.devices.protocol import LINE_LIMIT, PROTOCOL_VERSION, WORKER_MODULE
 from scanlet.errors import (
     DriverCrashed,
     DriverError,
@@ -45,15 +57,11 @@ from scanlet.errors import (
 log = logging.getLogger(__name__)
 worker_log = logging.getLogger("scanlet.worker")
 
-#: Longest protocol line accepted (capabilities with all raw options are tens of KB).
-LINE_LIMIT = 16 * 1024 * 1024
 #: Seconds a polite stop waits before killing.
 STOP_GRACE = 3.0
 #: Lines of the worker's raw stderr (faulthandler output) and of its log kept for a report.
 FAULT_LINES = 400
 OUTPUT_LINES = 40
-
-_EOF: dict[str, Any] = {"ev": "__eof__"}
 
 
 @dataclass(frozen=True)
@@ -69,11 +77,11 @@ class WorkerConfig:
     on_crash: Callable[[dict[str, Any]], Awaitable[None]] | None = None
 
     def environment(self) -> dict[str, str]:
-        env = dict(os.environ)
-        env.update(self.extra_env)
+        """The kit's worker environment with ``extra_env`` and ``SANE_CONFIG_DIR``."""
+        extra = dict(self.extra_env)
         if self.sane_config_dir is not None:
-            env["SANE_CONFIG_DIR"] = str(self.sane_config_dir)
-        return env
+            extra["SANE_CONFIG_DIR"] = str(self.sane_config_dir)
+        return child_environment(extra)
 
 
 def _exit_detail(returncode: int | None) -> dict[str, Any]:
@@ -88,7 +96,30 @@ def _exit_detail(returncode: int | None) -> dict[str, Any]:
     return {"exit_code": returncode}
 
 
-class WorkerClient:
+class FinalEventCalls(ABC):
+    """``call`` for a client with ``request`` and ``next_event`` (the worker client and the
+    in-process runner)."""
+
+    @abstractmethod
+    async def request(self, op: str, **fields: Any) -> int:
+        """Send a request and return its id."""
+
+    @abstractmethod
+    async def next_event(self, rid: int, timeout: float) -> dict[str, Any]:
+        """The next event of request ``rid``."""
+
+    async def call(self, op: str, timeout: float, **fields: Any) -> dict[str, Any]:
+        """A request answered by a single final event; an ``error`` event is raised."""
+        rid = await self.request(op, **fields)
+        while True:
+            event = await self.next_event(rid, timeout)
+            if event["ev"] == "error":
+                raise error_from_dict(event.get("error") or {})
+            if event["ev"] != "progress":
+                return event
+
+
+class WorkerClient(FinalEventCalls):
     """One worker process; use one request at a time (the manager serializes)."""
 
     def __init__(self, config: WorkerConfig, *, name: str, driver: str = "sane",
@@ -99,16 +130,15 @@ class WorkerClient:
         self._config = config
         self._start_timeout = start_timeout
         self._process: asyncio.subprocess.Process | None = None
-        self._events: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
-        self._tasks: list[asyncio.Task[None]] = []
+        self._reader: AsyncLineReader | None = None
+        self._relay: asyncio.Task[None] | None = None
         self._ids = itertools.count(1)
         self._eof = False
         self.info: dict[str, Any] = {}
         self._killed = False  # killed here (timeout, cancel, stop): not a crash
         self._reported = False
         self._last_request: dict[str, Any] | None = None
-        self._faults: deque[str] = deque(maxlen=FAULT_LINES)
-        self._output: deque[str] = deque(maxlen=OUTPUT_LINES)
+        self._tail = StderrTail(output=OUTPUT_LINES, faults=FAULT_LINES)
 
     # -- state -------------------------------------------------------------------------------
 
@@ -123,28 +153,28 @@ class WorkerClient:
     @property
     def alive(self) -> bool:
         """Started, not exited, pipe still open."""
-        return self._process is not None and self._process.returncode is None and not self._eof
+        return (self._process is not None and self._process.returncode is None
+                and not self._eof and not (self._reader is None or self._reader.task.done()))
 
     # -- life cycle --------------------------------------------------------------------------
 
     async def start(self) -> None:
         """Spawn the worker and wait for ``ready``; raise DriverError subclasses otherwise."""
-        try:
-            self._process = await asyncio.create_subprocess_exec(
-                sys.executable, "-m", WORKER_MODULE, "--driver", self.driver,
-                "--parent-pid", str(os.getpid()),
-                stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE,
+        try:  # the worker arms the parent-death signal itself (watch_parent)
+            self._process = await spawn_async(
+                module_command(WORKER_MODULE, "--driver", self.driver,
+                               "--parent-pid", str(os.getpid())),
                 stderr=asyncio.subprocess.PIPE, env=self._config.environment(),
-                limit=LINE_LIMIT, start_new_session=True,
-            )
+                new_session=True, limit=LINE_LIMIT)
         except OSError as exc:
             raise DriverUnavailable(f"cannot start the scan worker: {exc}",
                                     worker=self.name) from exc
         assert self._process.stdout is not None and self._process.stderr is not None
-        self._tasks = [
-            asyncio.create_task(self._read_events(self._process.stdout), name="worker-events"),
-            asyncio.create_task(self._read_logs(self._process.stderr), name="worker-logs"),
-        ]
+        self._reader = AsyncLineReader(self._process.stdout, name="worker-events",
+                                       logger=worker_log, prefix=f"[{self.name}] ")
+        self._relay = relay_stream_async(
+            self._process.stderr, worker_log, prefix=f"[{self.name} {self._process.pid}] ",
+            name="worker-logs", other_level=logging.INFO, tail=self._tail)
         log.debug("worker %s started, pid %d", self.name, self._process.pid)
         hello = {
             "op": "hello", "protocol": PROTOCOL_VERSION, "driver": self.driver,
@@ -195,9 +225,14 @@ class WorkerClient:
         if process.stdin is not None:
             process.stdin.close()
         await process.wait()
-        for task in self._tasks:
+        for task in self._tasks():
             with contextlib.suppress(asyncio.CancelledError):
                 await task
+
+    def _tasks(self) -> list[asyncio.Task[None]]:
+        """The event reader's and the log relay's tasks (once started)."""
+        tasks = [self._reader.task] if self._reader is not None else []
+        return tasks + ([self._relay] if self._relay is not None else [])
 
     # -- requests ----------------------------------------------------------------------------
 
@@ -207,7 +242,7 @@ class WorkerClient:
         if process is None or process.stdin is None:
             raise DriverCrashed("the scan worker is not running", worker=self.name)
         try:
-            process.stdin.write(dumps(message))
+            process.stdin.write(dumps_line(dict(message)))
             await process.stdin.drain()
         except (ConnectionError, RuntimeError) as exc:
             raise await self._crashed("sending a request") from exc
@@ -231,33 +266,34 @@ class WorkerClient:
                 return event
             log.debug("worker %s: dropping stale event %s", self.name, event.get("ev"))
 
-    async def call(self, op: str, timeout: float, **fields: Any) -> dict[str, Any]:
-        """A request answered by a single final event; an ``error`` event is raised."""
-        rid = await self.request(op, **fields)
-        while True:
-            event = await self.next_event(rid, timeout)
-            if event["ev"] == "error":
-                raise error_from_dict(event.get("error") or {})
-            if event["ev"] != "progress":
-                return event
-
     # -- internals ---------------------------------------------------------------------------
 
     async def _next(self, timeout: float, *, during: str) -> dict[str, Any]:
-        try:
-            event = await asyncio.wait_for(self._events.get(), timeout)
-        except TimeoutError:
-            pid = self.pid
-            await self.kill()
-            raise DriverTimeout(
-                f"The scanner driver sent nothing for {timeout:g} s ({during}); it was "
-                "stopped. Pages already stored are kept.",
-                worker=self.name, pid=pid, timeout=timeout,
-            ) from None
-        if event is _EOF:
-            self._events.put_nowait(_EOF)  # every later wait sees the end too
-            raise await self._crashed(during)
-        return event
+        """The next event within ``timeout`` seconds (a line that is no JSON object is logged
+        and skipped); DriverTimeout after killing the worker, DriverCrashed at the end."""
+        if self._reader is None:
+            raise DriverCrashed("the scan worker is not running", worker=self.name)
+        events = self._reader.events
+        deadline = time.monotonic() + timeout
+        while True:
+            try:  # (an event already queued is taken even when the time is up)
+                event = (events.get_nowait() if not events.empty() else
+                         await asyncio.wait_for(events.get(), deadline - time.monotonic()))
+            except TimeoutError:
+                pid = self.pid
+                await self.kill()
+                raise DriverTimeout(
+                    f"The scanner driver sent nothing for {timeout:g} s ({during}); it was "
+                    "stopped. Pages already stored are kept.",
+                    worker=self.name, pid=pid, timeout=timeout,
+                ) from None
+            if event is None:
+                events.put_nowait(None)  # every later wait sees the end too
+                raise await self._crashed(during)
+            if not is_garbage(event):
+                return event
+            worker_log.warning("[%s] unparsable protocol line: %r", self.name,
+                               event.get("line"))
 
     async def _crashed(self, during: str) -> DriverCrashed:
         process = self._process
@@ -282,44 +318,15 @@ class WorkerClient:
         if callback is None or self._reported:
             return
         self._reported = True
-        if len(self._tasks) > 1:  # let the log reader take the last lines (the tracebacks)
+        if self._relay is not None:  # let the log relay take the last lines (the tracebacks)
             with contextlib.suppress(TimeoutError, asyncio.CancelledError):
-                await asyncio.wait_for(asyncio.shield(self._tasks[1]), 2.0)
+                await asyncio.wait_for(asyncio.shield(self._relay), 2.0)
         info = {"device": self.name, "pid": self.pid, "during": during, **detail,
                 "driver": self.info.get("driver"),
                 "driver_version": self.info.get("driver_version"),
-                "request": self._last_request, "faults": "\n".join(self._faults),
-                "output": list(self._output)}
+                "request": self._last_request, "faults": "\n".join(self._tail.faults),
+                "output": list(self._tail.output)}
         try:
             await asyncio.wait_for(callback(info), 30.0)
         except Exception:
             log.exception("could not write the crash report of worker %s", self.name)
-
-    async def _read_events(self, stream: asyncio.StreamReader) -> None:
-        try:
-            while line := await stream.readline():
-                try:
-                    self._events.put_nowait(loads(line))
-                except ValueError:
-                    worker_log.warning("[%s] unparsable protocol line: %r", self.name, line[:200])
-        except (ValueError, ConnectionError) as exc:  # over-long line, broken pipe
-            worker_log.error("[%s] protocol stream failed: %s", self.name, exc)
-        finally:
-            self._eof = True
-            self._events.put_nowait(_EOF)
-
-    async def _read_logs(self, stream: asyncio.StreamReader) -> None:
-        with contextlib.suppress(ValueError, ConnectionError):
-            while line := await stream.readline():
-                text = line.decode("utf-8", "replace").rstrip("\n")
-                try:
-                    record = json.loads(text)
-                    level = logging.getLevelName(str(record["level"]))
-                    message = f"[{self.name} {self.pid}] {record['logger']}: {record['msg']}"
-                    self._output.append(f"{record['level']} {record['logger']}: "
-                                        f"{record['msg']}")
-                except (ValueError, KeyError, TypeError):
-                    level, message = logging.INFO, f"[{self.name} {self.pid}] {text}"
-                    self._faults.append(text)  # not a log record: faulthandler, C libraries
-                    self._output.append(text)
-                worker_log.log(level if isinstance(level, int) else logging.INFO, "%s", message)

@@ -10,7 +10,9 @@ messages stay dicts and never become JSON.
 
 Drivers in the registry with ``isolated=False`` (pure Python, no native library) run here: a
 crash in them is a Python exception, which the dispatcher turns into an ``error`` event like
-the worker does. What a thread cannot do is be killed: a driver call that sends nothing for
+the worker does. The process plumbing of the worker (the kit's stdout claim, JSON lines, log
+relay, parent watch: :mod:`scanlet.childproc`) has no part here: there is no process. What a
+thread cannot do is be killed: a driver call that sends nothing for
 the timeout fails with DriverTimeout and the runner is abandoned (its thread finishes on its
 own, the next request gets a fresh runner).
 """
@@ -23,11 +25,11 @@ import logging
 from collections.abc import Mapping
 from typing import Any
 
-from scanlet.devices.bridge import WorkerConfig
+from scanlet.devices.bridge import FinalEventCalls, WorkerConfig
 from scanlet.devices.pipeline import PageStore
 from scanlet.devices.protocol import PROTOCOL_VERSION
 from scanlet.devices.worker import Worker, open_driver
-from scanlet.errors import DriverCrashed, DriverTimeout, error_from_dict
+from scanlet.errors import DriverCrashed, DriverTimeout
 
 log = logging.getLogger(__name__)
 
@@ -47,7 +49,7 @@ class _QueueChannel:
             log.debug("dropping %s after the event loop closed", message.get("ev"))
 
 
-class InProcessClient:
+class InProcessClient(FinalEventCalls):
     """One in-process "worker" for one driver; one request at a time (the manager
     serializes). See the module docstring."""
 
@@ -144,13 +146,3 @@ class InProcessClient:
             if event.get("id") == rid:
                 return event
             log.debug("%s: dropping stale event %s", self.name, event.get("ev"))
-
-    async def call(self, op: str, timeout: float, **fields: Any) -> dict[str, Any]:
-        """A request answered by a single final event; an ``error`` event is raised."""
-        rid = await self.request(op, **fields)
-        while True:
-            event = await self.next_event(rid, timeout)
-            if event["ev"] == "error":
-                raise error_from_dict(event.get("error") or {})
-            if event["ev"] != "progress":
-                return event

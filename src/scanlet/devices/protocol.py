@@ -1,8 +1,10 @@
 """The scan worker's wire protocol: JSON objects, one per line, on stdin/stdout.
 
 Shared by the worker (``worker.py``), the service side (``bridge.py``) and the in-process
-runner (``inprocess.py``, which carries the same messages as dicts) so all agree on
-framing and names. Page pixels never travel here: pages are encrypted files handed over by path.
+runner (``inprocess.py``, which carries the same messages as dicts) so all agree on names.
+The framing (one compact JSON object per line, a line that is no object parsed as a
+``garbage`` event) is the worker-process kit's (:mod:`scanlet.childproc.lines`). Page pixels
+never travel here: pages are encrypted files handed over by path.
 
 The worker runs the driver named by its ``--driver NAME`` argument (registry.py; default
 ``sane``); the handshake's optional ``driver`` must name the same one.
@@ -37,25 +39,12 @@ for ``progress_timeout`` seconds as hung.
 
 from __future__ import annotations
 
-import json
-from collections.abc import Mapping
-from typing import Any
-
 PROTOCOL_VERSION = 1
 WORKER_MODULE = "scanlet.devices.worker"
 
+#: Longest protocol line accepted either way (capabilities with all raw options are tens of
+#: KB).
+LINE_LIMIT = 16 * 1024 * 1024
+
 #: Events that end a request.
 FINAL_EVENTS = frozenset({"devices", "caps", "done", "error"})
-
-
-def dumps(message: Mapping[str, Any]) -> bytes:
-    """One protocol line (compact JSON + newline)."""
-    return json.dumps(message, separators=(",", ":"), ensure_ascii=False).encode() + b"\n"
-
-
-def loads(line: bytes | str) -> dict[str, Any]:
-    """Parse one protocol line; raises ValueError for anything but a JSON object."""
-    value = json.loads(line)
-    if not isinstance(value, dict):
-        raise ValueError(f"protocol line is not an object: {line!r:.80}")
-    return value

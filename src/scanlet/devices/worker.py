@@ -14,6 +14,12 @@ in the service. It owns what happens to pages: each scan gets a fresh
 write, emit), finished after the driver returns or fails, so pages read before a failure are
 stored and emitted first.
 
+Process plumbing comes from the worker-process kit (:mod:`scanlet.childproc`): the protocol
+stream is a private copy of stdout (``claim_stdout``: a C library printing cannot corrupt it),
+lines are the kit's (``LineWriter``, ``iter_lines``), logs are the kit's JSON records on stderr
+(``setup_child_logging``, ``set_child_log_level``), and ``watch_parent`` ties the worker to the
+service. What stays here is the scan protocol itself and faulthandler (crash tracebacks).
+
 Threads: the main thread reads requests (so ``cancel`` is handled while a scan runs), one
 driver thread runs list/caps/scan one at a time, and the page pipeline has its own.
 The worker exits when stdin closes, on ``shutdown``, and when its parent dies (Linux
@@ -27,7 +33,6 @@ import base64
 import binascii
 import contextlib
 import faulthandler
-import json
 import logging
 import os
 import signal
@@ -43,11 +48,20 @@ from typing import IO, Any, Protocol
 
 from pydantic import ValidationError
 
-from scanlet.childproc import arm_in_child
+from scanlet.childproc import (
+    LineWriter,
+    claim_stdout,
+    is_garbage,
+    iter_lines,
+    read_line,
+    set_child_log_level,
+    setup_child_logging,
+    watch_parent,
+)
 from scanlet.devices import registry
 from scanlet.devices.driver import Driver, ProgressSink
 from scanlet.devices.pipeline import PagePipeline, PageStore
-from scanlet.devices.protocol import PROTOCOL_VERSION, dumps, loads
+from scanlet.devices.protocol import LINE_LIMIT, PROTOCOL_VERSION
 from scanlet.errors import (
     DeviceBusy,
     DriverError,
@@ -62,61 +76,14 @@ log = logging.getLogger(__name__)
 
 #: Seconds a shutdown waits for a running driver call before the process exits anyway.
 SHUTDOWN_GRACE = 3.0
-PARENT_POLL_INTERVAL = 1.0
-
-
-class _JsonLogFormatter(logging.Formatter):
-    """One JSON object per record, so multi-line messages survive the trip to the service."""
-
-    def format(self, record: logging.LogRecord) -> str:
-        message = record.getMessage()
-        if record.exc_info:
-            message += "\n" + self.formatException(record.exc_info)
-        return json.dumps({"level": record.levelname, "logger": record.name, "msg": message})
-
-
-def _setup_logging(level: str) -> None:
-    handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(_JsonLogFormatter())
-    root = logging.getLogger()
-    root.handlers[:] = [handler]
-    root.setLevel(level)
-    logging.getLogger("PIL").setLevel(max(logging.INFO, root.level))
 
 
 def _set_level(level: str) -> None:
     """The ``log_level`` request: log at ``level`` from now on (unknown names are ignored)."""
-    if level not in ("DEBUG", "INFO", "WARNING", "ERROR"):
+    if not set_child_log_level(level):
         log.warning("ignoring unknown log level %r", level[:20])
         return
-    logging.getLogger().setLevel(level)
-    logging.getLogger("PIL").setLevel(max(logging.INFO, logging.getLogger().level))
     log.debug("log level is now %s", level)
-
-
-def _claim_stdout() -> IO[bytes]:
-    """The protocol stream: a private copy of fd 1, with fd 1 itself pointed at stderr.
-
-    C libraries (SANE backends) may print to stdout; that must never corrupt the protocol.
-    """
-    protocol_fd = os.dup(1)
-    os.dup2(2, 1)
-    sys.stdout = sys.stderr
-    return os.fdopen(protocol_fd, "wb", buffering=1 << 16)
-
-
-def _die_with_parent(parent_pid: int) -> None:
-    """Exit when the service dies, even if it is killed with SIGKILL."""
-    arm_in_child(parent_pid)
-
-    def watch() -> None:
-        while True:
-            time.sleep(PARENT_POLL_INTERVAL)
-            if os.getppid() != parent_pid:
-                os._exit(0)
-
-    if parent_pid:
-        threading.Thread(target=watch, name="parent-watch", daemon=True).start()
 
 
 def _trim_memory() -> None:
@@ -130,20 +97,6 @@ class Channel(Protocol):
 
     def send(self, message: dict[str, Any]) -> None:
         ...
-
-
-class StreamChannel:
-    """Writes protocol events as JSON lines to a stream (the worker's stdout); thread-safe."""
-
-    def __init__(self, out: IO[bytes]) -> None:
-        self._out = out
-        self._lock = threading.Lock()
-
-    def send(self, message: dict[str, Any]) -> None:
-        data = dumps(message)
-        with self._lock:
-            self._out.write(data)
-            self._out.flush()
 
 
 def open_driver(name: str) -> Driver:
@@ -304,10 +257,11 @@ class Hello:
 
 
 def _read_hello(stdin: IO[bytes]) -> Hello | None:
-    line = stdin.readline()
-    if not line:
+    """The handshake (the scan protocol's checks on the kit's first line); None when stdin
+    closed first, DriverError for anything but a valid ``hello``."""
+    hello = read_line(stdin, LINE_LIMIT)
+    if hello is None:
         return None
-    hello = loads(line)
     if hello.get("op") != "hello" or hello.get("protocol") != PROTOCOL_VERSION:
         raise DriverError(f"unexpected handshake {hello.get('op')!r} "
                           f"(protocol {hello.get('protocol')!r}, want {PROTOCOL_VERSION})")
@@ -335,20 +289,21 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is for the service, not for us
     reuse_page_buffers()
-    channel = StreamChannel(_claim_stdout())
+    # The protocol stream: C libraries (SANE backends) printing to fd 1 reach stderr instead.
+    channel = LineWriter(claim_stdout(buffering=1 << 16))
     # A fatal signal (a driver crashing in C) or SIGUSR1 prints every thread's traceback on
     # stderr; the service keeps the tail of it for the crash report (service/crash.py).
     faulthandler.enable(all_threads=True)
     if hasattr(signal, "SIGUSR1"):
         faulthandler.register(signal.SIGUSR1, all_threads=True)
-    _setup_logging("INFO")
-    _die_with_parent(args.parent_pid)
+    setup_child_logging("INFO")
+    watch_parent(args.parent_pid)  # PR_SET_PDEATHSIG, plus polling the parent pid
     stdin = sys.stdin.buffer
     try:
         hello = _read_hello(stdin)
         if hello is None:
             return 0
-        _setup_logging(hello.log_level)
+        setup_child_logging(hello.log_level)
         if hello.driver is not None and hello.driver != args.driver:
             raise DriverError(f"the handshake names driver {hello.driver!r}, the command line "
                               f"{args.driver!r}")
@@ -362,11 +317,9 @@ def main(argv: list[str] | None = None) -> int:
                   "driver_version": getattr(driver, "version", "")})
     worker = Worker(driver, channel, hello.store)
     try:
-        for line in stdin:
-            try:
-                message = loads(line)
-            except ValueError as exc:
-                log.warning("ignoring a malformed request: %s", exc)
+        for message in iter_lines(stdin, LINE_LIMIT):
+            if is_garbage(message):
+                log.warning("ignoring a malformed request: %r", message.get("line"))
                 continue
             if not worker.handle(message):
                 break
