@@ -20,10 +20,9 @@ from scanlet.buffer.store import PageStore
 from scanlet.config import Home, Settings
 from scanlet.core import crash
 from scanlet.core.logs import add_secret
-from scanlet.devices import registry
+from scanlet.devices import environment, registry
 from scanlet.devices.hotplug import default_usb_dir
 from scanlet.devices.manager import DeviceManager, DeviceOptions
-from scanlet.devices.sane_config import prepare_demo_config
 from scanlet.importing.budget import DecodeGate, DecodeLimits
 from scanlet.jobs import JobManager
 from scanlet.keystore import load_cache_key
@@ -39,9 +38,8 @@ log = logging.getLogger(__name__)
 
 def sane_config_dir(home: Home, settings: Settings, demo: bool) -> Path | None:
     """The SANE config dir the workers use: the demo one, the configured one, or the system's."""
-    if demo:
-        return prepare_demo_config(home.root / "sane", include_system=settings.demo_system_backends)
-    return settings.sane_config_dir
+    return environment.sane_config_dir(home.root, settings.sane_config_dir, demo=demo,
+                                       include_system=settings.demo_system_backends)
 
 
 def device_drivers(settings: Settings, demo: bool) -> tuple[str, ...]:
