@@ -278,7 +278,7 @@ def test_in_process_runner_scans_into_encrypted_pages_the_buffer_accepts(
 
 def test_runtime_puts_the_demo_driver_first_with_demo() -> None:
     from scanlet.config import Settings
-    from scanlet.service.runtime import device_drivers
+    from scanlet.core.runtime import device_drivers
 
     default = tuple(d.name for d in registry.enabled(None))
     assert device_drivers(Settings(), demo=False) == default

@@ -127,6 +127,34 @@ def test_first_job_uses_the_previous_runs_listing_without_waiting(env: Env, conf
     env.run(body())
 
 
+def test_a_device_is_usable_once_its_own_driver_listed(env: Env, config: Path,
+                                                        tmp_path: Path) -> None:
+    """On a home with no kept listing, a job for the demo scanner does not wait for SANE's
+    listing (seconds with Debian's backends), and a SANE id still waits for it."""
+
+    async def body() -> None:
+        async with env.manager(sane_config_dir=config, drivers=("demo", "sane"),
+                               listing_file=tmp_path / "devices.json") as manager:
+            sane_listing = manager._slot(_LISTING + "sane").lock
+            await sane_listing.acquire()  # SANE's start-up listing cannot finish while held
+            manager.start()
+            sane_job = asyncio.create_task(manager.capabilities("sane:test:0"))
+            caps = await manager.capabilities("demo:scanner")
+            assert caps.device_id == "demo:scanner"
+            assert manager.listing.devices is None  # the whole listing has not ended
+            unknown = asyncio.create_task(manager.get_device("demo:nothing"))
+            await asyncio.sleep(0)
+            assert not sane_job.done()  # SANE's own listing has not ended
+            assert not unknown.done()  # not in the demo's listing: waits for the whole one
+            sane_listing.release()
+            assert (await sane_job).device_id == "sane:test:0"
+            with pytest.raises(DeviceNotFound):
+                await unknown
+            assert manager.listing.listings == 1
+
+    env.run(body())
+
+
 def test_usb_nodes_coming_and_going_refresh_the_listing(env: Env, config: Path,
                                                         tmp_path: Path) -> None:
     """Real inotify (watchfiles) on a folder laid out like /dev/bus/usb."""

@@ -167,6 +167,9 @@ class DeviceManager:
         self._listed: dict[str, list[Device]] = {}
         #: Per driver: its "not available on this system" error, once reported.
         self._missing: dict[str, DriverUnavailable] = {}
+        #: Per driver: set once its own listing of this run ended (see get_device).
+        self._driver_done: dict[str, asyncio.Event] = {d.name: asyncio.Event()
+                                                       for d in self.drivers}
         self._sessions: set[ScanSession] = set()
         self._closed = False
         self._hotplug: asyncio.Task[None] | None = None
@@ -228,6 +231,12 @@ class DeviceManager:
 
     async def _list_driver(self, entry: registry.DriverInfo) -> list[Device]:
         """The devices of one driver, listed by a fresh listing worker (runner) of it."""
+        try:
+            return await self._list_driver_once(entry)
+        finally:
+            self._driver_done[entry.name].set()
+
+    async def _list_driver_once(self, entry: registry.DriverInfo) -> list[Device]:
         if entry.name in self._missing:
             return []
         try:
@@ -286,6 +295,9 @@ class DeviceManager:
             if seeded is not None:
                 cache.refresh_soon()
                 return seeded
+            early = await self._first_listing_of(entry.name)
+            if device_id in early:
+                return early[device_id]
         else:
             device = (await cache.current()).get(device_id)
             if device is not None:
@@ -299,12 +311,29 @@ class DeviceManager:
                                  device=device_id)
         return device
 
+    async def _first_listing_of(self, name: str) -> dict[str, Device]:
+        """This run's devices of driver ``name`` as soon as its own listing ended, without
+        waiting for the other drivers' (the demo driver lists in milliseconds, SANE with
+        Debian's backends in seconds). Listed by this run, so the unlisted-id rule holds."""
+        done = self._driver_done[name]
+        if not done.is_set():
+            whole = self.listing.refresh_soon()
+            waiter = asyncio.ensure_future(done.wait())
+            try:
+                await asyncio.wait({whole, waiter}, return_when=asyncio.FIRST_COMPLETED)
+            finally:
+                waiter.cancel()
+        if name not in self.driver_listings or self.driver_listings[name].state != "ok":
+            return {}
+        return {d.id: d for d in self._listed.get(name, [])}
+
     async def capabilities(self, device_id: str) -> Capabilities:
         """Normalized capabilities of a device (read once per device, then cached)."""
         cached = self._caps.get(device_id)
         if cached is not None:
             return cached
-        confirmed = self.listing.devices is not None and device_id in self.listing.devices
+        confirmed = (self.listing.devices is not None and device_id in self.listing.devices) \
+            or any(device_id in (d.id for d in listed) for listed in self._listed.values())
         await self.get_device(device_id)
         try:
             event = await self._call(device_id, "caps", device=device_id)

@@ -292,7 +292,7 @@ def main(argv: list[str] | None = None) -> int:
     # The protocol stream: C libraries (SANE backends) printing to fd 1 reach stderr instead.
     channel = LineWriter(claim_stdout(buffering=1 << 16))
     # A fatal signal (a driver crashing in C) or SIGUSR1 prints every thread's traceback on
-    # stderr; the service keeps the tail of it for the crash report (service/crash.py).
+    # stderr; the service keeps the tail of it for the crash report (core/crash.py).
     faulthandler.enable(all_threads=True)
     if hasattr(signal, "SIGUSR1"):
         faulthandler.register(signal.SIGUSR1, all_threads=True)
