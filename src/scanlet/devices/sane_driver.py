@@ -24,6 +24,7 @@ from __future__ import annotations
 import ctypes
 import ctypes.util
 import logging
+import signal
 import sys
 import threading
 import time
@@ -41,6 +42,7 @@ from scanlet.devices.sane_settings import AppliedSettings, apply_settings
 from scanlet.devices.sane_status import translate
 from scanlet.devices.validate import validate_settings
 from scanlet.errors import DeviceError, DeviceNotFound, FeederEmpty, ScanCancelled, ScanletError
+from scanlet.libc import function
 from scanlet.models import Capabilities, Device, ScanSettings, Source
 
 log = logging.getLogger(__name__)
@@ -55,6 +57,24 @@ def native_name(device_id: str) -> str:
     if not device_id.startswith(PREFIX) or len(device_id) == len(PREFIX):
         raise DeviceNotFound(f"{device_id!r} is not a SANE device id", device=device_id)
     return device_id[len(PREFIX):]
+
+
+def _ignore_sigpipe_again() -> None:
+    """Put SIGPIPE back to "ignored" after a scan.
+
+    sane-backends' reader threads (``sanei_thread``, e.g. the ``test`` backend's) leave SIGPIPE
+    at its default action, "terminate", when a scan ends. Python starts with it ignored and
+    relies on that: a write to a closed pipe must raise BrokenPipeError, not end the process
+    without a word (seen: a test process killed by its next write to a child's stdin).
+    ``signal.signal`` works only in the main thread; the C call sets the same process-wide
+    disposition from the driver thread.
+    """
+    set_handler = function("signal")
+    if set_handler is None:
+        return
+    set_handler.restype = ctypes.c_void_p
+    set_handler.argtypes = (ctypes.c_int, ctypes.c_void_p)
+    set_handler(int(signal.SIGPIPE), 1)  # 1 == SIG_IGN
 
 
 def _load_unwinder() -> None:
@@ -126,17 +146,21 @@ class SaneDriver:
         (InvalidSetting, UnsupportedSource) before any option is set or paper moves."""
         leaves = bool(settings.raw_options) or settings.brightness is not None \
             or settings.contrast is not None
-        with self._open(settings.device, leaves_options=leaves) as handle:
-            caps = self._caps.get(settings.device)
-            if caps is None:
-                caps = self._read_capabilities(handle, settings.device)
-            validate_settings(settings, caps)
-            self._set_current(handle)
-            try:
-                applied = apply_settings(handle, settings)
-                return self._read_pages(handle, settings, applied, pages, cancelled, progress)
-            finally:
-                self._set_current(None)
+        try:
+            with self._open(settings.device, leaves_options=leaves) as handle:
+                caps = self._caps.get(settings.device)
+                if caps is None:
+                    caps = self._read_capabilities(handle, settings.device)
+                validate_settings(settings, caps)
+                self._set_current(handle)
+                try:
+                    applied = apply_settings(handle, settings)
+                    return self._read_pages(handle, settings, applied, pages, cancelled,
+                                            progress)
+                finally:
+                    self._set_current(None)
+        finally:
+            _ignore_sigpipe_again()
 
     def cancel(self) -> None:
         with self._lock:

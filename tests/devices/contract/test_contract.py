@@ -4,6 +4,7 @@ how each driver is driven and how its faults are provoked."""
 
 from __future__ import annotations
 
+import sys
 import threading
 from typing import Any
 
@@ -113,6 +114,26 @@ def test_flatbed(driver: Driver, adapter: Adapter) -> None:
     assert len(sink.raw) == 1 and sink.waits >= 1
     check_frame(sink.raw[0], Source.FLATBED, adapter.base["resolution"])
     assert sink.pages[0].width == sink.raw[0].width
+
+
+def _sigpipe_ignored() -> bool:
+    """Whether SIGPIPE is ignored in this process, as the kernel sees it (Python's own view,
+    ``signal.getsignal``, misses what C code changed)."""
+    with open("/proc/self/status") as status:
+        for line in status:
+            if line.startswith("SigIgn:"):
+                return bool(int(line.split()[1], 16) & (1 << (13 - 1)))
+    raise AssertionError("no SigIgn line in /proc/self/status")
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc/self/status")
+def test_a_scan_leaves_sigpipe_ignored(driver: Driver, adapter: Adapter) -> None:
+    """Python needs SIGPIPE ignored (a write to a closed pipe raises instead of killing the
+    process); a driver in the service's process must not change that (sane-backends' reader
+    threads did: the next write to a dead child's stdin killed the test run silently)."""
+    assert _sigpipe_ignored()
+    run_scan(driver, **settings(adapter, source="feeder", pages=2))
+    assert _sigpipe_ignored()
 
 
 def test_feeder_to_empty(driver: Driver, adapter: Adapter) -> None:
