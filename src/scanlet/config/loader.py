@@ -9,10 +9,10 @@ known name when there is one.
 from __future__ import annotations
 
 import difflib
+from collections.abc import Mapping
 from typing import Any
 
 from pydantic import ValidationError
-from pydantic_core import ErrorDetails
 
 from scanlet.config.home import Home
 from scanlet.config.ini import IniFile, read_ini
@@ -120,7 +120,7 @@ def _override_error(exc: ValidationError, given: dict[str, Any]) -> ConfigError:
                        key=key.dotted, expected=key.form)
 
 
-def _why(error: ErrorDetails) -> str:
+def _why(error: Mapping[str, Any]) -> str:
     """pydantic's message, as a clause ("input should be greater than 0")."""
     message = str(error["msg"]).removeprefix("Value error, ")
     return message[:1].lower() + message[1:]
