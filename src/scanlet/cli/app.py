@@ -21,7 +21,18 @@ from scanlet import __version__
 from scanlet.cli.access import keys_app, sites_app
 from scanlet.cli.cert import cert_app
 from scanlet.cli.common import DemoOpt, HomeOpt, Target, err, fail, resolve_target
-from scanlet.cli.convert import SplitOpt, SplitValueOpt, convert, split_rule
+from scanlet.cli.convert import (
+    DeskewOpt,
+    DropBlankOpt,
+    KeepSeparatorsOpt,
+    LangOpt,
+    OcrOpt,
+    PdfaOpt,
+    SplitOpt,
+    SplitValueOpt,
+    convert,
+    split_rule,
+)
 from scanlet.cli.doctor import doctor
 from scanlet.cli.log_level import log_level
 from scanlet.cli.service import service_app
@@ -125,15 +136,14 @@ def scan(
     paper_size: Annotated[str | None, typer.Option(
         help="Paper size, e.g. A4 or Letter (default: A4 where it fits)")] = None,
     bit_depth: Annotated[int | None, typer.Option(help="Bits per sample")] = None,
-    ocr: Annotated[bool, typer.Option("--ocr", help="Add a text layer (PDF output)")] = False,
-    lang: Annotated[str, typer.Option(help="OCR languages, e.g. eng+deu")] = "eng",
-    pdfa: Annotated[bool, typer.Option("--pdfa", help="Write PDF/A-2b")] = False,
-    deskew: Annotated[bool, typer.Option("--deskew", help="Straighten pages")] = False,
-    drop_blank: Annotated[bool, typer.Option("--drop-blank", help="Leave out blank pages")]
-    = False,
+    ocr: OcrOpt = False,
+    lang: LangOpt = "eng",
+    pdfa: PdfaOpt = False,
+    deskew: DeskewOpt = False,
+    drop_blank: DropBlankOpt = False,
     split_on: SplitOpt = None,
     split_value: SplitValueOpt = None,
-    keep_separators: Annotated[bool, typer.Option(help="Keep separator pages")] = False,
+    keep_separators: KeepSeparatorsOpt = False,
     home: HomeOpt = None,
     demo: DemoOpt = False,
     url: Annotated[str | None, typer.Option(help="Service URL (default: from --home)")] = None,

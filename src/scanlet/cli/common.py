@@ -25,7 +25,9 @@ err = Console(stderr=True, soft_wrap=True)
 
 HomeOpt = Annotated[Path | None, typer.Option("--home", help="Data folder (default: "
                                                "$SCANLET_HOME or the per-user data dir)")]
-DemoOpt = Annotated[bool, typer.Option("--demo", help="Use the demo scanner (SANE test + pnm)")]
+DemoOpt = Annotated[bool, typer.Option(
+    "--demo", help="Offer the demo scanner first (no hardware), then SANE's test and pnm "
+    "devices")]
 
 
 def fail(exc: ScanletError) -> typer.Exit:

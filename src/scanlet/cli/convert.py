@@ -33,6 +33,13 @@ SplitOpt = Annotated[str | None, typer.Option(
     "--split-on", help="Split into documents on separator pages: barcode, patch or blank")]
 SplitValueOpt = Annotated[str | None, typer.Option(
     "--split-value", help="With --split-on barcode: only barcodes with exactly this text")]
+# The output options `scan` and `convert` share.
+OcrOpt = Annotated[bool, typer.Option("--ocr", help="Add a text layer (PDF output)")]
+LangOpt = Annotated[str, typer.Option(help="OCR languages, e.g. eng+deu")]
+PdfaOpt = Annotated[bool, typer.Option("--pdfa", help="Write PDF/A-2b")]
+DeskewOpt = Annotated[bool, typer.Option("--deskew", help="Straighten pages")]
+DropBlankOpt = Annotated[bool, typer.Option("--drop-blank", help="Leave out blank pages")]
+KeepSeparatorsOpt = Annotated[bool, typer.Option(help="Keep separator pages")]
 
 
 def split_rule(kind: str | None, value: str | None, keep: bool) -> SeparationRule | None:
@@ -54,15 +61,14 @@ def convert(
     inputs: Annotated[list[Path], typer.Argument(help="Files to read, in order")],
     output: Annotated[Path, typer.Option("-o", "--output", help="Output file: .pdf, .tif, "
                                          ".jpg, .png, .bmp or .webp")],
-    ocr: Annotated[bool, typer.Option("--ocr", help="Add a text layer (PDF output)")] = False,
-    lang: Annotated[str, typer.Option(help="OCR languages, e.g. eng+deu")] = "eng",
-    pdfa: Annotated[bool, typer.Option("--pdfa", help="Write PDF/A-2b")] = False,
-    deskew: Annotated[bool, typer.Option("--deskew", help="Straighten pages")] = False,
-    drop_blank: Annotated[bool, typer.Option("--drop-blank", help="Leave out blank pages")]
-    = False,
+    ocr: OcrOpt = False,
+    lang: LangOpt = "eng",
+    pdfa: PdfaOpt = False,
+    deskew: DeskewOpt = False,
+    drop_blank: DropBlankOpt = False,
     split_on: SplitOpt = None,
     split_value: SplitValueOpt = None,
-    keep_separators: Annotated[bool, typer.Option(help="Keep separator pages")] = False,
+    keep_separators: KeepSeparatorsOpt = False,
     dpi: Annotated[float | None, typer.Option(help="Rasterising dpi for PDF inputs")] = None,
     password: Annotated[str | None, typer.Option(help="Password of encrypted PDF inputs")]
     = None,
