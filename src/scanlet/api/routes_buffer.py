@@ -10,7 +10,7 @@ from fastapi import APIRouter, Depends, Query, Request, Response
 from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from scanlet.codecs.export import ExportFormat
+from scanlet.codecs.export import EXTENSIONS, ExportFormat
 from scanlet.codecs.options import DocumentMetadata, ExportOptions, TiffCompression
 from scanlet.core.deps import runtime
 from scanlet.core.exports import export_to_spool, file_response
@@ -179,15 +179,10 @@ def _etag_matches(header: str | None, etag: str) -> bool:
     return "*" in candidates or etag in candidates
 
 
-EXPORT_EXTENSIONS = {"application/pdf": "pdf", "image/tiff": "tiff", "image/jpeg": "jpg",
-               "image/png": "png", "image/bmp": "bmp", "image/webp": "webp",
-               "application/zip": "zip"}
-
-
 @router.get("/documents/{document_id}/export",
             summary="Export a document or a selection of its pages",
             response_class=StreamingResponse,
-            responses={200: {"content": {t: {} for t in EXPORT_EXTENSIONS}}})
+            responses={200: {"content": {t: {} for t in EXTENSIONS}}})
 async def export_document(
     document_id: str,
     rt: Rt,
@@ -230,5 +225,5 @@ async def export_document(
     page_ids = await asyncio.to_thread(page_selection, rt, document_id, wanted)
     spool, media_type = await asyncio.to_thread(export_to_spool, rt, page_ids, format,
                                                 options)
-    name = f"{document.name or document.id}.{EXPORT_EXTENSIONS.get(media_type, 'bin')}"
+    name = f"{document.name or document.id}.{EXTENSIONS.get(media_type, 'bin')}"
     return file_response(spool, media_type, name)

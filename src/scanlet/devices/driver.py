@@ -19,11 +19,10 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass
-from typing import Literal, Protocol
+from typing import Protocol
 
-from scanlet.devices.encode import RawPage
-from scanlet.models import Capabilities, ColorMode, Device, ScannedPage, ScanSettings, Source
+from scanlet.devices.encode import EncodedPage, RawPage
+from scanlet.models import Capabilities, Device, ScannedPage, ScanSettings
 
 #: The worker's hand-over of a page once its encrypted file is complete on disk (pipeline.py).
 PageEmitter = Callable[[ScannedPage], None]
@@ -34,22 +33,11 @@ PageEmitter = Callable[[ScannedPage], None]
 ProgressSink = Callable[[int, int, int], None]
 
 
-@dataclass(frozen=True)
-class DeliveredImage:
-    """A page the device delivered already encoded; stored as delivered, never re-encoded.
-
-    ``width``/``height`` are the image's pixel size (read from its header by the driver, not by
-    decoding it); ``dpi`` is its real resolution.
-    """
-
-    data: bytes
-    format: Literal["jpeg", "png"]
-    width: int
-    height: int
-    dpi: float
-    bit_depth: int
-    mode: ColorMode
-    source: Source
+#: A page the device delivered already encoded (JPEG/PNG): the same record the pipeline's
+#: encoder makes, without a preview. Stored as delivered, never re-encoded; ``width`` and
+#: ``height`` come from the image's header (read by the driver, not by decoding it), ``dpi`` is
+#: its real resolution.
+DeliveredImage = EncodedPage
 
 
 class PageSink(Protocol):

@@ -29,6 +29,7 @@ machine's CPU) and the preview is left to the service, so that it never slows a 
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import logging
 import os
@@ -161,9 +162,7 @@ class PagePipeline:
         decoded or re-encoded here), without a preview (returns at once)."""
         if page.format not in _EXTENSIONS:
             raise ValueError(f"cannot store a delivered {page.format!r} image")
-        stored = EncodedPage(data=page.data, format=page.format, width=page.width,
-                             height=page.height, dpi=page.dpi, bit_depth=page.bit_depth,
-                             mode=page.mode, source=page.source, preview=None)
+        stored = dataclasses.replace(page, preview=None)
         future: Future[EncodedPage] = Future()
         future.set_result(stored)
         with self._cond:
